@@ -1,0 +1,1 @@
+"""The clinic app core: settings, database, services, jobs, storage and HTTP routes."""

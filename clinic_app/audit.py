@@ -1,0 +1,40 @@
+"""Audit trail: every service write and every PHI read records a row in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session
+
+from models import AuditEvent
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor_user_id: uuid.UUID | None,
+    clinic_id: uuid.UUID | None,
+    entity_type: str | None = None,
+    entity_id: uuid.UUID | str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    correlation_id: str | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        action=action,
+        actor_user_id=actor_user_id,
+        clinic_id=clinic_id,
+        entity_type=entity_type,
+        entity_id=str(entity_id) if entity_id is not None else None,
+        before=before,
+        after=after,
+        ip=ip,
+        user_agent=user_agent,
+        correlation_id=correlation_id,
+    )
+    session.add(event)
+    return event

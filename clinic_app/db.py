@@ -1,0 +1,65 @@
+"""Database engine and the transaction boundary used by handlers, workers and the CLI."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from clinic_app.settings import get_settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and foreign keys so app and worker can share it."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+@functools.cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().effective_database_url)
+
+
+def set_clinic_context(session: Session, clinic_id: uuid.UUID | None) -> None:
+    """Tell Postgres row-level security which clinic this transaction works for."""
+    if clinic_id is not None and session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.text("SELECT set_config('app.clinic_id', :cid, true)"), {"cid": str(clinic_id)}
+        )
+
+
+@contextmanager
+def session_scope(*, clinic_id: uuid.UUID | None = None) -> Iterator[Session]:
+    """One transaction: commit when the block ends, roll back on any error."""
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
+        set_clinic_context(session, clinic_id)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,15 @@
+"""Who is acting: passed keyword-only to every service so rules and audit rows know."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: uuid.UUID
+    clinic_id: uuid.UUID
+    role: str
+    full_name: str
+    email: str

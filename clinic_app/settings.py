@@ -1,0 +1,141 @@
+"""The one place configuration is read (env prefix ``CLINIC_``).
+
+With no environment variables the app runs embedded: SQLite and files under ``var/``, a Redis
+server that ``clinic up`` starts itself, and the offline engines. Setting the variables below
+switches the same code to PostgreSQL, an external Redis and S3.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clinic_app.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting of the installation; the README documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Where the embedded database, files, Redis socket and logs live.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Empty: SQLite in data_dir.",
+    )
+    redis_url: str = Field(
+        default="",
+        description="redis:// or unix:// URL. Empty: `clinic up` starts a private redis-server.",
+    )
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local", description="`local` (files under data_dir) or `s3`."
+    )
+    s3_bucket: str = Field(default="", description="Bucket for objects when storage is s3.")
+    s3_endpoint_url: str = Field(
+        default="", description="S3-compatible endpoint (MinIO, moto, …). Empty: AWS."
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region name.")
+    s3_access_key_id: str = Field(default="", description="S3 access key (or use the AWS chain).")
+    s3_secret_access_key: str = Field(default="", description="S3 secret key.")
+    secret_key: str = Field(
+        default="",
+        description="Signs download links and cookies. Empty: generated once into data_dir.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the app listens on.")
+    port: int = Field(default=3000, ge=1, le=65535, description="Port for pages and API.")
+    public_url: str = Field(
+        default="", description="URL users open, for links in messages. Empty: http://host:port."
+    )
+    download_url_ttl_seconds: int = Field(
+        default=300, ge=10, le=300, description="Lifetime of a download link (at most 5 min)."
+    )
+    job_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries before a job fails.")
+    job_stale_after_seconds: int = Field(
+        default=120, ge=10, description="A running job with no heartbeat this long is retaken."
+    )
+    rq_queue: str = Field(default="clinic", description="RQ queue name (prefix for all queues).")
+    demo_data: bool = Field(default=True, description="`clinic up` loads the demo clinic once.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            raise ValueError("use the psycopg 3 driver: postgresql+psycopg://…")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'clinic.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"unix://{self.embedded_redis_socket}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def effective_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+    def check_s3(self) -> None:
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ConfigError("CLINIC_S3_BUCKET must be set when CLINIC_STORAGE_BACKEND=s3")
+
+
+def load_settings() -> Settings:
+    """Read settings, turning validation errors into one message naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "CLINIC_" + "_".join(str(part) for part in err["loc"]).upper()
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("Invalid configuration — " + "; ".join(problems)) from None
+    settings.check_s3()
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

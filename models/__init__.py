@@ -1,0 +1,23 @@
+"""All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
+
+from models.audit import AuditEvent
+from models.files import StoredFile
+from models.identity import ROLES, Clinic, Membership, User
+from models.jobs import JOB_STATUSES, Job
+from models.patients import Patient
+from models.scheduling import APPOINTMENT_STATUSES, Appointment, Provider
+
+__all__ = [
+    "APPOINTMENT_STATUSES",
+    "JOB_STATUSES",
+    "ROLES",
+    "Appointment",
+    "AuditEvent",
+    "Clinic",
+    "Job",
+    "Membership",
+    "Patient",
+    "Provider",
+    "StoredFile",
+    "User",
+]
