@@ -2,10 +2,12 @@
 
 import reflex as rx
 
+from clinic_app.api.routes import build_api
+
 
 def index() -> rx.Component:
     return rx.text("Clinic")
 
 
-app = rx.App()
+app = rx.App(api_transformer=build_api())
 app.add_page(index, route="/")

@@ -1,0 +1,40 @@
+"""The permission matrix: the only place that decides who may do what.
+
+Keys are ``resource:action``; values are the roles allowed. The Identity issue extends this
+matrix; callers only ever use ``can`` and ``require``.
+"""
+
+from __future__ import annotations
+
+from clinic_app.errors import Forbidden
+from clinic_app.security.actor import Actor
+
+CLINICAL = frozenset({"doctor", "nurse", "clinic_admin"})
+FRONT_DESK = frozenset({"receptionist", "clinic_admin"})
+STAFF = frozenset(
+    {"clinic_admin", "doctor", "nurse", "receptionist", "pharmacist", "lab_tech", "accountant"}
+)
+
+MATRIX: dict[str, frozenset[str]] = {
+    "patient:list": STAFF - {"accountant"},
+    "patient:read_phi": CLINICAL,
+    "patient:export": CLINICAL,
+    "appointment:read": STAFF,
+    "appointment:create": FRONT_DESK | CLINICAL,
+    "job:read": STAFF,
+    "job:retry": STAFF,
+    "file:download": STAFF,
+    "admin:access": frozenset({"clinic_admin"}),
+}
+
+
+def can(actor: Actor, permission: str) -> bool:
+    if permission not in MATRIX:
+        raise KeyError(f"unknown permission {permission!r}")
+    return actor.role in MATRIX[permission]
+
+
+def require(actor: Actor, permission: str) -> None:
+    """Raise Forbidden unless the actor's role in their clinic allows ``permission``."""
+    if not can(actor, permission):
+        raise Forbidden()
