@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         default="",
-        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Empty: SQLite in data_dir.",
+        description="SQLAlchemy URL (postgresql+psycopg://…). Empty: SQLite in data_dir.",
     )
     redis_url: str = Field(
         default="",

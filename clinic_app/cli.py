@@ -1,0 +1,280 @@
+"""The `clinic` command: run the app, a worker, migrations, demo data and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from clinic_app.errors import ConfigError
+from clinic_app.settings import PROJECT_ROOT, Settings, get_settings
+
+TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
+
+
+def _print(message: str) -> None:
+    print(f"[clinic] {message}", flush=True)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"[clinic] error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from clinic_app import migrations
+
+    migrations.upgrade_head()
+    _print(f"database at revision {migrations.current_revision()}")
+    return 0
+
+
+def cmd_demo_data(_args: argparse.Namespace) -> int:
+    from clinic_app.db import session_scope
+    from clinic_app.services.demo import load_demo_clinic
+
+    with session_scope() as session:
+        created = load_demo_clinic(session)
+    _print("demo clinic loaded" if created else "demo clinic already present")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.main import run_worker
+
+    run_worker(burst=args.burst)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench import run_benchmarks
+
+    return run_benchmarks(args.names)
+
+
+class EmbeddedRedis:
+    """A private redis-server on a unix socket in the data dir, for the no-env-var default."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.socket_path = settings.embedded_redis_socket
+        self.log_path = settings.data_dir / "redis.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        from redis import Redis
+
+        self.socket_path.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket_path),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--logfile",
+                str(self.log_path),
+            ],
+            stdin=subprocess.DEVNULL,
+        )
+        client = Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited; see {self.log_path}")
+            try:
+                client.ping()
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not start within 10 s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.socket_path.unlink(missing_ok=True)
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["REFLEX_USE_SYSTEM_BUN"] = "1"
+    env["CLINIC_REDIS_URL"] = settings.effective_redis_url
+    env["CLINIC_PORT"] = str(settings.port)
+    env["CLINIC_HOST"] = settings.host
+    env["CLINIC_DATA_DIR"] = str(settings.data_dir)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _stop(process: subprocess.Popen[bytes], name: str) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        _print(f"{name} did not stop in 20 s; killing it")
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Everything a clinic needs on one machine: Redis, migrations, demo data, worker, app."""
+    if args.port:
+        os.environ["CLINIC_PORT"] = str(args.port)
+    if args.host:
+        os.environ["CLINIC_HOST"] = args.host
+    get_settings.cache_clear()
+    settings = get_settings()
+    if not _port_is_free(settings.host, settings.port):
+        return _fail(
+            f"port {settings.port} on {settings.host} is already in use — stop the program using"
+            " it, or choose another with CLINIC_PORT=… (or `clinic up --port …`)."
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.effective_secret_key()
+
+    redis: EmbeddedRedis | None = None
+    if not settings.redis_url:
+        redis = EmbeddedRedis(settings)
+        redis.start()
+        _print(f"embedded Redis on {settings.embedded_redis_socket}")
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        os.environ["CLINIC_REDIS_URL"] = settings.effective_redis_url
+        cmd_migrate(args)
+        if settings.demo_data:
+            cmd_demo_data(args)
+        env = _child_env(settings)
+        worker_cmd = [sys.executable, "-m", "clinic_app.cli", "worker"]
+        children.append(("worker", subprocess.Popen(worker_cmd, env=env, start_new_session=True)))
+        reflex_cmd = [
+            sys.executable,
+            "-m",
+            "reflex",
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            str(settings.port),
+            "--backend-port",
+            str(settings.port),
+            "--backend-host",
+            settings.host,
+        ]
+        children.append(
+            (
+                "app",
+                subprocess.Popen(reflex_cmd, env=env, cwd=PROJECT_ROOT, start_new_session=True),
+            )
+        )
+        _announce(settings)
+        while not stopping:
+            for name, process in children:
+                if process.poll() is not None:
+                    _print(f"{name} exited with code {process.returncode}; stopping everything")
+                    stopping = True
+                    break
+            time.sleep(0.5)
+        return 0 if all(p.returncode in (None, 0) for _n, p in children) else 1
+    finally:
+        for name, process in reversed(children):
+            _stop(process, name)
+        if redis:
+            redis.stop()
+        _print("stopped")
+
+
+def _announce(settings: Settings) -> None:
+    from clinic_app.services.demo import demo_logins
+
+    url = settings.effective_public_url
+    _print(f"starting the app at {url} (first start builds the frontend: ~20 s)")
+    if settings.demo_data:
+        _print("demo logins:")
+        for login in demo_logins():
+            _print(f"  {login.role:<13} {login.email:<24} {login.password}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clinic", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run app + worker (+ embedded Redis) in production mode")
+    up.add_argument("--port", type=int, default=None, help="port (default CLINIC_PORT or 3000)")
+    up.add_argument("--host", default=None, help="interface (default CLINIC_HOST or 127.0.0.1)")
+    up.set_defaults(func=cmd_up)
+    worker = sub.add_parser("worker", help="run an RQ worker with the stale-job sweeper")
+    worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="upgrade the database to the latest revision").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser("demo-data", help="load the demo clinic (once)").set_defaults(func=cmd_demo_data)
+    bench = sub.add_parser("bench", help="run benchmarks and print their ratios")
+    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+        return int(args.func(args))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    except OperationalError as exc:
+        return _fail(
+            "cannot reach the database (CLINIC_DATABASE_URL): "
+            f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"
+        )
+    except FileNotFoundError as exc:
+        return _fail(f"{exc.filename} not found — run `bash scripts/install.sh` first")
+    except RuntimeError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Start `clinic up` in a subprocess and wait until it serves: for browser tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from clinic_app.settings import PROJECT_ROOT
+
+
+class ServerStartError(RuntimeError):
+    """`clinic up` exited or did not become ready; the message holds the log tail."""
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    url: str
+    data_dir: Path
+    log_path: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read()
+
+
+def _is_ready(server: LocalServer) -> bool:
+    try:
+        status, body = http_get(f"{server.url}/health/ready")
+        page_status, _ = http_get(f"{server.url}/login")
+        return status == 200 and page_status == 200 and json.loads(body)["status"] == "ok"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+@contextmanager
+def local_server(base_dir: Path, *, timeout_s: float = 300) -> Iterator[LocalServer]:
+    """`clinic up` with embedded defaults in ``base_dir`` on a free port; stopped on exit."""
+    port = free_port()
+    server = LocalServer(f"http://127.0.0.1:{port}", base_dir / "var", base_dir / "clinic-up.log")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env.update({"CLINIC_DATA_DIR": str(server.data_dir), "CLINIC_PORT": str(port)})
+    base_dir.mkdir(parents=True, exist_ok=True)
+    with server.log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "clinic_app.cli", "up"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _is_ready(server):
+            if process.poll() is not None:
+                raise ServerStartError(f"`clinic up` exited early:\n{server.log_tail()}")
+            if time.monotonic() > deadline:
+                raise ServerStartError(f"not ready after {timeout_s:.0f} s:\n{server.log_tail()}")
+            time.sleep(1)
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
