@@ -1,0 +1,48 @@
+"""The `clinic` command's building blocks: migrate, demo data, the embedded Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlmodel import select
+
+from clinic_app import cli
+from clinic_app.db import session_scope
+from clinic_app.settings import get_settings
+from models import Clinic, User
+
+
+def test_migrate_and_demo_data_are_idempotent(
+    app_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["demo-data"]) == 0
+    assert cli.main(["demo-data"]) == 0
+    out = capsys.readouterr().out
+    assert "demo clinic loaded" in out and "already present" in out
+    with session_scope() as session:
+        assert [c.slug for c in session.exec(select(Clinic)).all()] == ["demo"]
+        assert len(session.exec(select(User)).all()) == 4
+
+
+def test_embedded_redis_starts_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CLINIC_REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        redis = cli.EmbeddedRedis(get_settings())
+        redis.start()
+        try:
+            client = Redis.from_url(get_settings().effective_redis_url)
+            assert client.ping() is True
+            client.set("k", "v")
+            assert client.get("k") == b"v"
+            client.close()
+        finally:
+            redis.stop()
+        assert not (tmp_path / "redis.sock").exists()
+        assert redis.process is not None and redis.process.poll() is not None
+    finally:
+        get_settings.cache_clear()
