@@ -10,9 +10,11 @@ import functools
 import hashlib
 import os
 import tempfile
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from sqlmodel import Session
 
@@ -42,9 +44,29 @@ class Storage(Protocol):
 
 
 def _safe_key(key: str) -> str:
+    """Keys are relative paths; refusing ``..`` and absolute keys keeps LocalStorage in its root."""
     if not key or key.startswith("/") or ".." in key.split("/"):
         raise AppError("STORAGE_BAD_KEY", "Invalid storage key.", {"key": key})
     return key
+
+
+def attachment_disposition(filename: str) -> str:
+    """A ``Content-Disposition: attachment`` value that is safe for any user-supplied name.
+
+    Quotes, backslashes and control characters cannot break out of the header; non-ASCII names
+    keep their spelling through ``filename*`` (RFC 6266) with an ASCII fallback for old clients.
+    """
+    name = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C").strip()
+    name = name.replace("/", "_").replace("\\", "_") or "download"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(ch if ch.isalnum() or ch in " ._-()" else "_" for ch in ascii_name)
+    fallback = fallback.strip()
+    if not fallback or fallback.startswith("."):  # "医療.pdf" -> "download.pdf", never hidden
+        fallback = "download" + fallback
+    value = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 class LocalStorage:

@@ -5,8 +5,14 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from clinic_app.api import downloads, health
+
 
 def build_api() -> Starlette:
     """The Starlette app Reflex mounts in front of its own routes (``api_transformer``)."""
-    routes: list[Route] = []
+    routes: list[Route] = [
+        Route("/health/live", health.live, methods=["GET"]),
+        Route("/health/ready", health.ready, methods=["GET"]),
+        Route("/api/files/{file_id}/download", downloads.download_file, methods=["GET"]),
+    ]
     return Starlette(routes=routes)
