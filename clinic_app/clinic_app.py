@@ -1,13 +1,78 @@
 """The Reflex app: registers pages and HTTP routes, nothing else."""
 
 import reflex as rx
+from reflex_base.components.component import ComponentStyle
 
 from clinic_app.api.routes import build_api
+from pages.admin import admin_page
+from pages.bench_counter import bench_counter_page
+from pages.calendar import calendar_page
+from pages.index import index_page
+from pages.login import login_page
+from pages.patients import patients_page
+from pages.prescriptions import prescriptions_page
+from pages.records import records_page
+from pages.scribe import scribe_page
+from pages.worklist import worklist_page
+from state.admin import AdminState
+from state.base import AppState, handle_backend_exception
+from state.calendar import CalendarState
+from state.login import LoginState
+from state.patients import PatientsState
+from state.prescriptions import PrescriptionsState
+from state.records import RecordsState
+from state.scribe import ScribeState
+from state.worklist import WorklistState
 
+THEME = rx.theme(
+    appearance="light",
+    accent_color="teal",
+    gray_color="slate",
+    radius="medium",
+    scaling="100%",
+    panel_background="solid",
+)
+STYLE: ComponentStyle = {
+    # Style lists use the same breakpoints as Radix props: xs 520, sm 768, md 1024, lg 1280.
+    "breakpoints": ["520px", "768px", "1024px", "1280px", "1640px"],
+    "font_family": (
+        "Inter, ui-sans-serif, system-ui, -apple-system, 'Segoe UI', Roboto, "
+        "'Helvetica Neue', Arial, sans-serif"
+    ),
+    "-webkit-font-smoothing": "antialiased",
+}
 
-def index() -> rx.Component:
-    return rx.text("Clinic")
+app = rx.App(
+    theme=THEME,
+    style=STYLE,
+    api_transformer=build_api(),
+    backend_exception_handler=handle_backend_exception,
+    head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+)
 
-
-app = rx.App(api_transformer=build_api())
-app.add_page(index, route="/")
+# Every signed-in page: its guard first, then the dependency-banner watcher.
+PAGES = (
+    ("/worklist", "Worklist", worklist_page, WorklistState.load),
+    ("/calendar", "Calendar", calendar_page, CalendarState.load),
+    ("/patients", "Patients", patients_page, PatientsState.load),
+    ("/scribe", "Scribe", scribe_page, ScribeState.load),
+    ("/records", "Records", records_page, RecordsState.load),
+    ("/prescriptions", "Prescriptions", prescriptions_page, PrescriptionsState.load),
+    ("/admin", "Admin", admin_page, AdminState.load),
+)
+for route, title, component, guard in PAGES:
+    app.add_page(
+        component,
+        route=route,
+        title=f"{title} · Clinic",
+        on_load=[guard, AppState.watch_health],
+    )
+app.add_page(
+    login_page,
+    route="/login",
+    title="Sign in · Clinic",
+    on_load=[LoginState.load, AppState.watch_health],
+)
+app.add_page(index_page, route="/", title="Clinic", on_load=AppState.go_home)
+# The blank counter page of the event round-trip benchmark (no data, no login).
+app.add_page(bench_counter_page, route="/bench/counter", title="Benchmark · Clinic")

@@ -1,0 +1,185 @@
+"""``/login``: email and password; the demo logins are listed under the form."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from clinic_app.services.auth import ROLE_LABELS
+from clinic_app.services.demo import DEMO_PASSWORD, demo_logins
+from pages.components.feedback import dependency_banner
+from pages.components.shell import logo
+from state.login import LoginState
+
+
+def _field(label: str, control: rx.Component) -> rx.Component:
+    return rx.flex(
+        rx.text(label, as_="label", size="2", weight="medium", html_for=control.id),
+        control,
+        direction="column",
+        spacing="1",
+        width="100%",
+    )
+
+
+def _form() -> rx.Component:
+    return rx.form(
+        rx.flex(
+            _field(
+                "Email",
+                rx.input(
+                    id="email",
+                    name="email",
+                    type="email",
+                    placeholder="you@clinic.example",
+                    auto_complete="username",
+                    auto_focus=True,
+                    required=True,
+                    size="3",
+                    data_testid="login-email",
+                ),
+            ),
+            _field(
+                "Password",
+                rx.input(
+                    id="password",
+                    name="password",
+                    type="password",
+                    auto_complete="current-password",
+                    required=True,
+                    size="3",
+                    data_testid="login-password",
+                ),
+            ),
+            rx.cond(
+                LoginState.login_error != "",
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("circle_alert", size=16)),
+                    rx.callout.text(LoginState.login_error),
+                    color_scheme="red",
+                    variant="soft",
+                    size="1",
+                    role="alert",
+                    data_testid="login-error",
+                ),
+            ),
+            rx.button(
+                "Sign in",
+                type="submit",
+                size="3",
+                width="100%",
+                loading=LoginState.signing_in,
+                disabled=LoginState.signing_in,
+                data_testid="login-submit",
+            ),
+            direction="column",
+            spacing="4",
+        ),
+        on_submit=LoginState.sign_in,
+        reset_on_submit=False,
+        width="100%",
+    )
+
+
+def _demo_row(email: str, role: str) -> rx.Component:
+    return rx.flex(
+        rx.flex(
+            rx.text(email, size="2", weight="medium", font_family="var(--code-font-family)"),
+            rx.text(ROLE_LABELS.get(role, role), size="1", color_scheme="gray"),
+            direction="column",
+            spacing="0",
+            min_width="0",
+        ),
+        rx.button(
+            "Use",
+            size="1",
+            variant="soft",
+            type="button",
+            on_click=[
+                rx.set_value("email", email),
+                rx.set_value("password", DEMO_PASSWORD),
+                rx.set_focus("password"),
+            ],
+            aria_label=f"Fill in the {ROLE_LABELS.get(role, role)} demo login",
+            data_testid=f"demo-login-{role}",
+        ),
+        justify="between",
+        align="center",
+        spacing="3",
+        padding_y="var(--space-2)",
+        border_top=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _demo_logins() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.flex(
+                rx.icon("info", size=16, color=rx.color("accent", 10)),
+                rx.text("Demo installation", size="2", weight="bold"),
+                align="center",
+                spacing="2",
+            ),
+            rx.text(
+                "Every demo user has the password ",
+                rx.code(DEMO_PASSWORD, variant="ghost", white_space="nowrap"),
+                ".",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.flex(
+                *[_demo_row(login.email, login.role) for login in demo_logins()],
+                direction="column",
+            ),
+            direction="column",
+            spacing="2",
+        ),
+        size="2",
+        width="100%",
+        variant="surface",
+        data_testid="demo-logins",
+    )
+
+
+def login_page() -> rx.Component:
+    return rx.center(
+        rx.flex(
+            rx.flex(
+                logo("44px"),
+                rx.heading("Sign in to Clinic", size="6", as_="h1", align="center"),
+                rx.text(
+                    "Scheduling, worklist, notes and prescriptions for your practice.",
+                    size="2",
+                    color_scheme="gray",
+                    align="center",
+                ),
+                direction="column",
+                align="center",
+                spacing="2",
+            ),
+            dependency_banner(),
+            rx.cond(
+                LoginState.notice != "",
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("info", size=16)),
+                    rx.callout.text(LoginState.notice),
+                    variant="soft",
+                    color_scheme="gray",
+                    size="1",
+                    width="100%",
+                    data_testid="login-notice",
+                ),
+            ),
+            rx.card(_form(), size="4", width="100%"),
+            _demo_logins(),
+            direction="column",
+            spacing="5",
+            width="100%",
+            max_width="420px",
+            padding_x="var(--space-4)",
+            padding_y="var(--space-8)",
+        ),
+        min_height="100vh",
+        width="100%",
+        background=f"radial-gradient(circle at 50% 0%, {rx.color('accent', 3)} 0%, "
+        f"{rx.color('gray', 2)} 55%)",
+    )

@@ -1,0 +1,321 @@
+"""The root app state: who is signed in, the one access check, the dependency banner.
+
+Access is checked in exactly one way. Every event handler that touches clinic data starts with
+``actor = self._require("resource:action")``; page ``on_load`` handlers use
+``self._guard_page(page)``, which calls ``_require`` and turns a refused permission into the 403
+view. ``_require`` reloads the user from the database on every event (``load_actor``: still
+active, still a member, role from the membership row), checks the permission matrix and raises
+
+* :class:`NotSignedIn` when there is no session or it is no longer valid,
+* :class:`~clinic_app.errors.Forbidden` (an ``AppError``) when the role may not do this.
+
+Handlers do not catch these. The app-wide ``handle_backend_exception`` (registered on ``rx.App``
+in ``clinic_app.py``) turns them into events: back to ``/login`` for ``NotSignedIn``, a friendly
+message for any ``AppError``, a generic message (and a server log line, never a stack trace in
+the page) for anything else. Because the handler raised before it changed anything, a refused
+call changes nothing.
+
+The helpers start with an underscore on purpose: Reflex turns every public method of a state
+into an event handler that a browser can call by name.
+
+Seam for the Identity issue: the session lives in the backend-only vars ``_user_id`` and
+``_clinic_id`` of this tab's state (never sent to the browser). The Identity issue replaces
+``_session_ids`` with a lookup of the server-side session bound to the HttpOnly cookie that the
+browser sends on the websocket handshake; ``_require`` and every caller stay the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventSpec
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinic_app.db import session_scope
+from clinic_app.errors import AppError, Forbidden
+from clinic_app.security.actor import Actor
+from clinic_app.security.permissions import can
+from clinic_app.security.permissions import require as require_permission
+from clinic_app.services.auth import ROLE_LABELS, SessionProfile, load_actor, record_logout
+
+logger = logging.getLogger("clinic_app.ui")
+
+# The permission a page needs; the nav shows only the pages a role may open and every page's
+# on_load checks the same permission on the server.
+PAGE_PERMISSIONS: dict[str, str] = {
+    "calendar": "appointment:read",
+    "worklist": "appointment:read",
+    "patients": "patient:list",
+    "scribe": "patient:read_phi",
+    "records": "patient:read_phi",
+    "prescriptions": "patient:read_phi",
+    "admin": "admin:access",
+}
+
+HEALTH_INTERVAL_SECONDS = 15.0
+HEALTH_MAX_SECONDS = 12 * 3600.0
+
+DATABASE_DOWN = "The database is not reachable right now. Nothing was lost — please try again."
+REDIS_DOWN = "Background jobs are unavailable right now (Redis down). Please try again shortly."
+GENERIC_ERROR = "Something went wrong on our side. Please try again."
+
+DEPENDENCY_MESSAGES = {
+    "database": "The database is unavailable — pages may not load and changes can't be saved",
+    "redis": "Background jobs are unavailable (Redis down) — exports will start when it is back",
+    "storage": "File storage is unavailable — exports and downloads are paused",
+}
+
+
+class NotSignedIn(AppError):
+    """No valid session: the UI goes back to the sign-in page."""
+
+    def __init__(self, message: str = "Please sign in to continue.") -> None:
+        super().__init__("NOT_SIGNED_IN", message)
+
+
+def describe_health(report: dict[str, Any] | None) -> str:
+    """The banner text for a ``check_dependencies()`` report ("" when everything is up)."""
+    if not report or report.get("status") == "ok":
+        return ""
+    checks = report.get("checks") or {}
+    down = [name for name, check in checks.items() if not (check or {}).get("ok")]
+    if not down:
+        return ""
+    parts = [DEPENDENCY_MESSAGES.get(name, f"{name.capitalize()} is unavailable") for name in down]
+    return ". ".join(parts) + "."
+
+
+def _check_dependencies() -> dict[str, Any]:
+    """Run the health check; a failure of the check itself counts as 'database down'."""
+    try:
+        from clinic_app.services.health import check_dependencies
+
+        return dict(check_dependencies())
+    except Exception:  # noqa: BLE001 - the banner must never crash the page
+        logger.exception("dependency check failed")
+        return {"status": "degraded", "checks": {"database": {"ok": False}}}
+
+
+def friendly_message(exc: BaseException) -> str:
+    """Text for a failure that reached the UI; never a stack trace."""
+    if isinstance(exc, AppError):
+        return exc.message
+    if isinstance(exc, SQLAlchemyError):
+        return DATABASE_DOWN
+    try:
+        from redis.exceptions import RedisError
+
+        if isinstance(exc, RedisError):
+            return REDIS_DOWN
+    except ImportError:  # pragma: no cover
+        pass
+    return GENERIC_ERROR
+
+
+class AppState(rx.State):
+    """Session and shell data shared by every page."""
+
+    # Backend-only (leading underscore): never sent to the browser.
+    _user_id: str = ""
+    _clinic_id: str = ""
+    _health_generation: int = 0
+
+    # Shown in the shell.
+    signed_in: rx.Field[bool] = rx.field(False)
+    user_name: rx.Field[str] = rx.field("")
+    user_email: rx.Field[str] = rx.field("")
+    user_role: rx.Field[str] = rx.field("")
+    role_label: rx.Field[str] = rx.field("")
+    clinic_name: rx.Field[str] = rx.field("")
+    clinic_timezone: rx.Field[str] = rx.field("")
+    nav_pages: rx.Field[list[str]] = rx.field(default_factory=list)
+
+    # Which page the last access decision was for, and the decision ("ok" | "forbidden").
+    access_page: rx.Field[str] = rx.field("")
+    access: rx.Field[str] = rx.field("")
+
+    banner: rx.Field[str] = rx.field("")
+    error_message: rx.Field[str] = rx.field("")
+    notice: rx.Field[str] = rx.field("")
+
+    @rx.var
+    def user_initials(self) -> str:
+        parts = [p for p in self.user_name.replace("Dr.", "").split() if p[:1].isalpha()]
+        if not parts:
+            return "?"
+        return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()
+
+    # ---- the one access check -------------------------------------------------------------
+
+    def _session_ids(self) -> tuple[uuid.UUID, uuid.UUID]:
+        """The signed-in user and clinic of this tab (Identity issue: from the cookie session)."""
+        if not self._user_id or not self._clinic_id:
+            raise NotSignedIn()
+        try:
+            return uuid.UUID(self._user_id), uuid.UUID(self._clinic_id)
+        except ValueError:
+            raise NotSignedIn() from None
+
+    def _require(self, permission: str | None = None) -> Actor:
+        """Load the signed-in actor from the database and check ``permission``.
+
+        Raises ``NotSignedIn`` (no/expired session) or ``Forbidden``; the app-wide exception
+        handler turns both into a redirect or a friendly message. Call it first in every handler.
+        """
+        user_id, clinic_id = self._session_ids()
+        try:
+            with session_scope(clinic_id=clinic_id) as session:
+                actor = load_actor(session, user_id=user_id, clinic_id=clinic_id)
+        except AppError as exc:
+            if exc.code == "SESSION_EXPIRED":
+                raise NotSignedIn(exc.message) from None
+            raise
+        except SQLAlchemyError as exc:
+            raise AppError("DATABASE_UNAVAILABLE", DATABASE_DOWN) from exc
+        self._show_actor(actor)
+        if permission is not None:
+            require_permission(actor, permission)
+        return actor
+
+    def _guard_page(self, page: str) -> Actor | None:
+        """``_require`` for a page's on_load: a refused permission shows the 403 view."""
+        permission = PAGE_PERMISSIONS.get(page, "admin:access")
+        try:
+            actor = self._require(permission)
+        except Forbidden:
+            self._set_access(page, "forbidden")
+            return None
+        self._set_access(page, "ok")
+        if self.error_message:
+            self.error_message = ""
+        return actor
+
+    def _set_access(self, page: str, decision: str) -> None:
+        if self.access_page != page:
+            self.access_page = page
+        if self.access != decision:
+            self.access = decision
+
+    def _show_actor(self, actor: Actor) -> None:
+        """Keep the shell in step with the database (role changes show on the next event)."""
+        if self.user_role != actor.role:
+            self.user_role = actor.role
+            self.role_label = ROLE_LABELS.get(actor.role, actor.role)
+            self.nav_pages = [p for p, perm in PAGE_PERMISSIONS.items() if can(actor, perm)]
+        if self.user_name != actor.full_name:
+            self.user_name = actor.full_name
+
+    # ---- session lifecycle ------------------------------------------------------------------
+
+    def _start_session(self, actor: Actor, profile: SessionProfile) -> None:
+        self._user_id = str(actor.user_id)
+        self._clinic_id = str(actor.clinic_id)
+        self.signed_in = True
+        self.user_name = profile.user_name
+        self.user_email = profile.email
+        self.user_role = profile.role
+        self.role_label = profile.role_label
+        self.clinic_name = profile.clinic_name
+        self.clinic_timezone = profile.clinic_timezone
+        self.nav_pages = [p for p, perm in PAGE_PERMISSIONS.items() if can(actor, perm)]
+        self.error_message = ""
+        self.notice = ""
+        self.access_page = ""
+        self.access = ""
+
+    async def _forget_session(self, notice: str) -> None:
+        """Sign this tab out and wipe every page's state (no data left for the next user)."""
+        pending = list(type(self).get_substates())
+        while pending:  # load every page state so the reset reaches them all
+            substate_cls = pending.pop()
+            await self.get_state(substate_cls)
+            pending.extend(substate_cls.get_substates())
+        health_generation, banner = self._health_generation, self.banner
+        self.reset()
+        self._user_id = ""
+        self._clinic_id = ""
+        self._health_generation, self.banner = health_generation, banner
+        self.notice = notice[:200]
+
+    @rx.event
+    async def sign_out(self) -> EventSpec:
+        """Forget this tab's session (it only ever touches the caller's own session)."""
+        if self._user_id and self._clinic_id:
+            try:
+                with session_scope() as session:
+                    record_logout(
+                        session,
+                        user_id=uuid.UUID(self._user_id),
+                        clinic_id=uuid.UUID(self._clinic_id),
+                        ip=self.router.session.client_ip or None,
+                    )
+            except (SQLAlchemyError, ValueError):
+                logger.warning("could not record logout", exc_info=True)
+        await self._forget_session("You have signed out.")
+        return rx.redirect("/login")
+
+    @rx.event
+    async def end_session(self, message: str = "") -> None:
+        """Chained by the exception handler when the session is gone (own session only)."""
+        await self._forget_session(str(message))
+
+    @rx.event
+    def show_error(self, message: str) -> None:
+        """Chained by the exception handler: a friendly message in the page (own tab only)."""
+        self.error_message = str(message)[:300]
+
+    @rx.event
+    def dismiss_error(self) -> None:
+        self.error_message = ""
+
+    @rx.event
+    def go_home(self) -> EventSpec:
+        """``/``: the worklist when signed in, else the sign-in page."""
+        return rx.redirect("/worklist" if self.signed_in else "/login", replace=True)
+
+    # ---- dependency banner ------------------------------------------------------------------
+
+    @rx.event(background=True)
+    async def watch_health(self) -> None:
+        """Refresh the dependency banner now and every 15 s while the page is open.
+
+        Public: reports only which dependency is down (like ``/health/ready``), no clinic data.
+        Started by every page's on_load; Reflex cancels it when the page's load chain is
+        superseded (navigation) or the tab disconnects, and a newer watcher stops older ones.
+        """
+        async with self:
+            self._health_generation += 1
+            generation = self._health_generation
+        started = time.monotonic()
+        while time.monotonic() - started < HEALTH_MAX_SECONDS:
+            report = await asyncio.to_thread(_check_dependencies)
+            async with self:
+                if self._health_generation != generation:
+                    return
+                text = describe_health(report)
+                if self.banner != text:
+                    self.banner = text
+            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
+
+
+def handle_backend_exception(exception: Exception) -> list[EventSpec]:
+    """The app-wide exception handler: the other half of the one access check.
+
+    ``NotSignedIn`` → clear the tab's session and go to ``/login``; any ``AppError`` (e.g.
+    ``Forbidden``) → its friendly message; anything else → a generic message, logged here.
+    """
+    if isinstance(exception, NotSignedIn):
+        return [
+            AppState.end_session(exception.message),  # type: ignore[operator]  # rx.event
+            rx.redirect("/login"),
+        ]
+    if isinstance(exception, AppError):
+        logger.info("refused: %s %s", exception.code, exception.message)
+    else:
+        logger.error("unhandled error in an event handler", exc_info=exception)
+    return [AppState.show_error(friendly_message(exception))]  # type: ignore[operator]

@@ -1,0 +1,370 @@
+"""Access checks driven through Reflex's own event processing (no browser, no server).
+
+Each scenario runs events through ``BaseStateEventProcessor`` — the component the running app
+uses to turn websocket messages into handler calls — with an in-memory state manager, the app's
+``handle_backend_exception`` and a recorder in place of the websocket. So a "crafted websocket
+message" here is exactly what a browser could send: an event name, a payload and a client token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from reflex.istate.manager.token import BaseStateToken
+from reflex.state import BaseState
+from reflex_base.event import Event
+from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
+from reflex_base.utils.format import format_event_handler
+from sqlmodel import col, select
+
+from clinic_app.db import session_scope
+from clinic_app.services.demo import DEMO_PASSWORD, load_demo_clinic
+from models import AuditEvent, Clinic, Job, Membership, Patient, User
+from state.admin import AdminState
+from state.base import AppState, handle_backend_exception
+from state.login import LoginState
+from state.patients import PatientsState
+
+S = TypeVar("S", bound=BaseState)
+
+
+class Browser:
+    """Stands in for the websocket: records what the server sends to each client token."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, Any]] = []
+
+    async def emit_update(self, update: Any, token: str) -> None:
+        self.updates.append((token, update))
+
+    def redirects(self, token: str) -> list[str]:
+        return [
+            str(event.payload.get("path"))
+            for sent_to, update in self.updates
+            if sent_to == token
+            for event in (update.events or [])
+            if event.name == "_redirect"
+        ]
+
+    def sent_text(self) -> str:
+        return repr([update.delta for _token, update in self.updates])
+
+
+class App:
+    """A running event processor plus helpers to call handlers and read state."""
+
+    def __init__(self, processor: BaseStateEventProcessor, browser: Browser) -> None:
+        self.processor = processor
+        self.browser = browser
+
+    async def call(self, token: str, handler: Any, **payload: Any) -> BaseException | None:
+        """Send one event as the browser would; wait for it and the events it chained."""
+        future = await self.processor.enqueue(
+            token, Event(name=format_event_handler(handler), payload=payload)
+        )
+        error: BaseException | None = None
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout=20)
+        except Exception as exc:  # noqa: BLE001 - the refusal is what we assert on
+            error = exc
+        await self.settle()
+        return error
+
+    async def settle(self) -> None:
+        """Wait until only long-running background watchers are left."""
+        for _ in range(400):
+            await asyncio.sleep(0.01)
+            busy = [
+                name
+                for task in self.processor._tasks.values()
+                if not (name := task.get_name())
+                .split("|")[1]
+                .endswith(("watch_export", "watch_health"))
+            ]
+            queue = self.processor._queue
+            if not busy and (queue is None or queue.empty()):
+                return
+        raise AssertionError(f"events did not settle: {self.processor._tasks}")
+
+    async def state(self, token: str, cls: type[S]) -> S:
+        manager = self.processor._root_context.state_manager  # type: ignore[union-attr]
+        async with manager.modify_state(BaseStateToken(ident=token, cls=cls)) as root:
+            return await root.get_state(cls)
+
+    async def sign_in(self, token: str, email: str) -> None:
+        error = await self.call(
+            token, LoginState.sign_in, form_data={"email": email, "password": DEMO_PASSWORD}
+        )
+        assert error is None
+        login = await self.state(token, LoginState)
+        assert login.signed_in, login.login_error
+        assert self.browser.redirects(token)[-1] == "/worklist"
+
+
+def run(scenario: Callable[[App], Awaitable[None]]) -> None:
+    async def main() -> None:
+        browser = Browser()
+        processor = BaseStateEventProcessor(
+            backend_exception_handler=handle_backend_exception
+        ).configure(event_namespace=browser)  # type: ignore[arg-type]
+        async with processor:
+            await scenario(App(processor, browser))
+            await processor.stop(graceful_shutdown_timeout=0)
+
+    # A fresh thread owns its own event loop: Playwright's sync API (e2e tests in the same run)
+    # leaves a running loop in the main thread. Reflex keeps its handler registry in context
+    # variables, so the thread runs in a copy of this context.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(contextvars.copy_context().run, asyncio.run, main()).result()
+
+
+@pytest.fixture
+def demo_db(app_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("REFLEX_TELEMETRY_ENABLED", "false")
+    with session_scope() as session:
+        load_demo_clinic(session)
+    yield app_env
+
+
+def _count_jobs() -> int:
+    with session_scope() as session:
+        return len(session.exec(select(Job)).all())
+
+
+def _patient_id(mrn: str = "PAT-2026-00001") -> str:
+    with session_scope() as session:
+        return str(session.exec(select(Patient).where(Patient.mrn == mrn)).one().id)
+
+
+def test_not_signed_in_export_is_refused_and_changes_nothing(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "anonymous-tab"
+        error = await app.call(token, PatientsState.start_export)
+        assert error is not None and getattr(error, "code", "") == "NOT_SIGNED_IN"
+        assert app.browser.redirects(token) == ["/login"]
+        patients = await app.state(token, PatientsState)
+        assert patients.job_status == ""
+        assert patients._job_id == ""
+        assert not patients.signed_in
+        # Even with a patient id sent by hand, selecting is refused too.
+        error = await app.call(token, PatientsState.select_patient, patient_id=_patient_id())
+        assert error is not None and getattr(error, "code", "") == "NOT_SIGNED_IN"
+        assert (await app.state(token, PatientsState)).selected == {}
+
+    run(scenario)
+    assert _count_jobs() == 0
+
+
+def test_not_signed_in_admin_guard_is_refused(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "anonymous-admin"
+        error = await app.call(token, AdminState.load)
+        assert error is not None and getattr(error, "code", "") == "NOT_SIGNED_IN"
+        assert app.browser.redirects(token) == ["/login"]
+        admin = await app.state(token, AdminState)
+        assert admin.members == []
+        assert admin.access != "ok"
+
+    run(scenario)
+
+
+def test_receptionist_cannot_export_or_open_admin(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "reception-tab"
+        await app.sign_in(token, "reception@demo.clinic")
+        assert (await app.state(token, AppState)).nav_pages == ["calendar", "worklist", "patients"]
+
+        assert await app.call(token, PatientsState.select_patient, patient_id=_patient_id()) is None
+        patients = await app.state(token, PatientsState)
+        assert patients.selected["name"] == "Maria Garcia"
+        assert patients.selected["can_export"] is False
+
+        # A crafted export event is refused on the server, with a friendly message.
+        error = await app.call(token, PatientsState.start_export)
+        assert error is not None and getattr(error, "code", "") == "FORBIDDEN"
+        patients = await app.state(token, PatientsState)
+        assert patients.job_status == ""
+        assert patients.error_message == "You do not have permission to do this."
+
+        # The admin page guard shows the 403 view and loads nothing.
+        assert await app.call(token, AdminState.load) is None
+        admin = await app.state(token, AdminState)
+        assert (admin.access_page, admin.access) == ("admin", "forbidden")
+        assert admin.members == []
+
+    run(scenario)
+    assert _count_jobs() == 0
+
+
+def test_doctor_can_export_and_admin_sees_members(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "doctor-tab"
+        await app.sign_in(token, "doctor@demo.clinic")
+        assert await app.call(token, PatientsState.load) is None
+        patients = await app.state(token, PatientsState)
+        assert patients.access == "ok"
+        assert [p["name"] for p in patients.patients] == [
+            "Maria Garcia",
+            "John Smith",
+            "Aiko Tanaka",
+        ]
+        assert await app.call(token, PatientsState.select_patient, patient_id=_patient_id()) is None
+        assert await app.call(token, PatientsState.start_export) is None
+        patients = await app.state(token, PatientsState)
+        assert patients.job_status == "queued"
+        assert patients._job_id
+        assert patients.error_message == ""
+
+        admin_token = "admin-tab"
+        await app.sign_in(admin_token, "admin@demo.clinic")
+        assert await app.call(admin_token, AdminState.load) is None
+        admin = await app.state(admin_token, AdminState)
+        assert admin.access == "ok"
+        assert len(admin.members) == 4
+
+        # Backend-only vars never reach the browser.
+        with session_scope() as session:
+            doctor = session.exec(select(User).where(User.email == "doctor@demo.clinic")).one()
+        sent = app.browser.sent_text()
+        assert str(doctor.id) not in sent
+        assert "_user_id" not in sent and "_job_id" not in sent
+        assert DEMO_PASSWORD not in sent
+
+    run(scenario)
+    with session_scope() as session:
+        (job,) = session.exec(select(Job)).all()
+        assert job.kind == "patient_summary_docx"
+        assert job.params["patient_id"] == _patient_id()
+        assert session.exec(
+            select(AuditEvent).where(AuditEvent.action == "patient.export_summary")
+        ).one()
+
+
+def test_patient_of_another_clinic_cannot_be_opened(demo_db: str) -> None:
+    with session_scope() as session:
+        other = Clinic(name="Other", slug="other")
+        session.add(other)
+        session.flush()
+        stranger = Patient(clinic_id=other.id, mrn="X-1", given_name="Eve", family_name="Other")
+        session.add(stranger)
+        session.flush()
+        stranger_id = str(stranger.id)
+
+    async def scenario(app: App) -> None:
+        token = "doctor-crafted"
+        await app.sign_in(token, "doctor@demo.clinic")
+        error = await app.call(token, PatientsState.select_patient, patient_id=stranger_id)
+        assert error is not None and getattr(error, "code", "") == "NOT_FOUND"
+        patients = await app.state(token, PatientsState)
+        assert patients.selected == {}
+        assert patients.error_message == "Patient was not found."
+        error = await app.call(token, PatientsState.start_export)
+        assert error is None  # nothing selected: nothing to export
+        assert (await app.state(token, PatientsState)).job_status == ""
+
+    run(scenario)
+    assert _count_jobs() == 0
+
+
+def test_wrong_password_keeps_the_tab_signed_out(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "typo-tab"
+        form = {"email": "doctor@demo.clinic", "password": "wrong"}
+        assert await app.call(token, LoginState.sign_in, form_data=form) is None
+        login = await app.state(token, LoginState)
+        assert not login.signed_in
+        assert login.login_error == "Email or password is incorrect."
+        assert login.signing_in is False
+        assert login._user_id == ""
+        assert app.browser.redirects(token) == []
+
+    run(scenario)
+    with session_scope() as session:
+        assert session.exec(
+            select(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+        ).one()
+
+
+def test_removed_membership_ends_the_session_on_the_next_event(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "doctor-removed"
+        await app.sign_in(token, "doctor@demo.clinic")
+        with session_scope() as session:
+            doctor = session.exec(select(User).where(User.email == "doctor@demo.clinic")).one()
+            membership = session.exec(
+                select(Membership).where(col(Membership.user_id) == doctor.id)
+            ).one()
+            session.delete(membership)
+        error = await app.call(token, PatientsState.load)
+        assert error is not None and getattr(error, "code", "") == "NOT_SIGNED_IN"
+        assert app.browser.redirects(token)[-1] == "/login"
+        state = await app.state(token, PatientsState)
+        assert not state.signed_in
+        assert state._user_id == ""
+        assert state.patients == []
+        assert state.notice == "Your session has ended. Please sign in again."
+
+    run(scenario)
+
+
+def test_require_is_the_only_way_in(demo_db: str) -> None:
+    """Every handler of the page states either calls require/guard_page or is session-only."""
+    import inspect
+
+    from state import calendar, prescriptions, records, scribe, worklist
+
+    session_only = {"sign_out", "end_session", "show_error", "dismiss_error", "go_home"}
+    public = {"watch_health", "sign_in"}
+    states = [
+        AppState,
+        LoginState,
+        PatientsState,
+        AdminState,
+        worklist.WorklistState,
+        calendar.CalendarState,
+        scribe.ScribeState,
+        records.RecordsState,
+        prescriptions.PrescriptionsState,
+    ]
+    for state_cls in states:
+        handlers: dict[str, Any] = getattr(state_cls, "event_handlers")  # noqa: B009
+        for name, handler in handlers.items():
+            if name.startswith(("set_", "setvar")) or name in session_only | public:
+                continue
+            if state_cls is LoginState and name == "load":
+                continue
+            source = inspect.getsource(handler.fn)
+            assert "self._require(" in source or "self._guard_page(" in source, (
+                f"{state_cls.__name__}.{name} does not check access"
+            )
+
+
+def test_sign_out_wipes_every_page_state(demo_db: str) -> None:
+    async def scenario(app: App) -> None:
+        token = "shared-tablet"
+        await app.sign_in(token, "doctor@demo.clinic")
+        assert await app.call(token, PatientsState.load) is None
+        assert await app.call(token, PatientsState.select_patient, patient_id=_patient_id()) is None
+        assert (await app.state(token, PatientsState)).selected["name"] == "Maria Garcia"
+
+        assert await app.call(token, AppState.sign_out) is None
+        assert app.browser.redirects(token)[-1] == "/login"
+        patients = await app.state(token, PatientsState)
+        assert patients.selected == {} and patients._selected_id == ""
+        assert patients.patients == []
+        assert not patients.signed_in and patients._user_id == ""
+        assert patients.notice == "You have signed out."
+
+        # The next user of the tab starts clean and only sees what their role allows.
+        await app.sign_in(token, "reception@demo.clinic")
+        patients = await app.state(token, PatientsState)
+        assert patients.selected == {} and patients.role_label == "Receptionist"
+
+    run(scenario)
+    with session_scope() as session:
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "auth.logout")).one()
