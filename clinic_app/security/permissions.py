@@ -17,6 +17,7 @@ STAFF = frozenset(
 
 MATRIX: dict[str, frozenset[str]] = {
     "patient:list": STAFF - {"accountant"},
+    "patient:create": FRONT_DESK | CLINICAL,
     "patient:read_phi": CLINICAL,
     "patient:export": CLINICAL,
     "appointment:read": STAFF,

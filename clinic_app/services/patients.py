@@ -184,6 +184,89 @@ def get_patient(session: Session, *, actor: Actor, patient_id: str | uuid.UUID) 
     )
 
 
+@dataclass(frozen=True)
+class NewPatient:
+    """What the registration form (or the booking dialog's "new patient") sends."""
+
+    given_name: str
+    family_name: str
+    birth_date: date | None = None
+    sex: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    text = " ".join((value or "").split())
+    return text[:limit] or None
+
+
+def next_mrn(session: Session, *, clinic_id: uuid.UUID, year: int) -> str:
+    """The next human MRN of a clinic for a year: ``PAT-2026-00001``, ``PAT-2026-00002``…"""
+    prefix = f"PAT-{year}-"
+    last = session.exec(
+        select(func.max(Patient.mrn)).where(
+            Patient.clinic_id == clinic_id, col(Patient.mrn).startswith(prefix)
+        )
+    ).first()
+    number = int(last.removeprefix(prefix)) + 1 if last and last[len(prefix) :].isdigit() else 1
+    return f"{prefix}{number:05d}"
+
+
+def register_patient(session: Session, *, actor: Actor, data: NewPatient) -> PatientRow:
+    """Create a patient in the actor's clinic (validated, audited, MRN assigned).
+
+    The unique (clinic, MRN) constraint turns a race for the same MRN into an IntegrityError
+    at commit; callers retry the whole unit of work.
+    """
+    require(actor, "patient:create")
+    given = _clean(data.given_name, 120)
+    family = _clean(data.family_name, 120)
+    if not given or not family:
+        raise AppError("VALIDATION", "Given name and family name are required.")
+    today = clinic_today(session, actor.clinic_id)
+    if data.birth_date is not None and not (date(1900, 1, 1) <= data.birth_date <= today):
+        raise AppError("VALIDATION", "Date of birth must be between 1900 and today.")
+    sex = _clean(data.sex, 16)
+    if sex is not None and sex not in SEX_LABELS:
+        raise AppError("VALIDATION", "Sex must be female, male, other or unknown.")
+    email = _clean(data.email, 254)
+    if email is not None and ("@" not in email or " " in email):
+        raise AppError("VALIDATION", "The email address does not look right.")
+    patient = Patient(
+        clinic_id=actor.clinic_id,
+        mrn=next_mrn(session, clinic_id=actor.clinic_id, year=today.year),
+        given_name=given,
+        family_name=family,
+        birth_date=data.birth_date,
+        sex=sex,
+        phone=_clean(data.phone, 40),
+        email=email,
+        created_by=actor.user_id,
+        updated_by=actor.user_id,
+    )
+    session.add(patient)
+    session.flush()
+    audit.record(
+        session,
+        action="patient.create",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="patient",
+        entity_id=patient.id,
+        after={"mrn": patient.mrn},
+    )
+    return PatientRow(
+        id=str(patient.id),
+        name=patient.display_name,
+        mrn=patient.mrn,
+        birth_date=_format_date(patient.birth_date),
+        age=age_on(patient.birth_date, today),
+        phone=patient.phone or "",
+        initials=_initials(patient),
+    )
+
+
 def get_download_file(session: Session, *, actor: Actor, file_id: str | uuid.UUID) -> StoredFile:
     """A stored file of the actor's clinic that the actor may download."""
     require(actor, "file:download")

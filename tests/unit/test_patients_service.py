@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,14 @@ from sqlmodel import Session, select
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
 from clinic_app.services.demo import load_demo_clinic
-from clinic_app.services.patients import age_on, get_download_file, get_patient, search_patients
+from clinic_app.services.patients import (
+    NewPatient,
+    age_on,
+    get_download_file,
+    get_patient,
+    register_patient,
+    search_patients,
+)
 from clinic_app.services.worklist import todays_worklist
 from models import AuditEvent, Clinic, Membership, Patient, StoredFile, User
 
@@ -173,3 +181,43 @@ def test_age_formatting() -> None:
     assert age_on(date(2000, 6, 15), date(2026, 6, 15)) == "26 y"
     assert age_on(date(2026, 1, 1), date(2026, 4, 1)) == "3 mo"
     assert age_on(None, date(2026, 1, 1)) == ""
+
+
+def test_register_assigns_the_next_mrn_and_audits(session: Session, doctor: Actor) -> None:
+    row = register_patient(
+        session,
+        actor=doctor,
+        data=NewPatient(
+            given_name="  Lena ", family_name="Schmidt", birth_date=date(1990, 5, 1), phone="0151"
+        ),
+    )
+    assert row.name == "Lena Schmidt"
+    year = datetime.now(ZoneInfo("Europe/Berlin")).year
+    assert row.mrn == f"PAT-{year}-{(4 if year == 2026 else 1):05d}"
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "patient.create")).all()
+    assert [e.entity_id for e in events] == [row.id]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (NewPatient(given_name="", family_name="X"), "Given name and family name are required."),
+        (NewPatient(given_name="A", family_name="B", birth_date=date(1800, 1, 1)), "Date of birth"),
+        (NewPatient(given_name="A", family_name="B", sex="robot"), "Sex must be"),
+        (NewPatient(given_name="A", family_name="B", email="nope"), "email address"),
+    ],
+)
+def test_register_refuses_bad_input_and_writes_nothing(
+    session: Session, doctor: Actor, data: NewPatient, message: str
+) -> None:
+    before = len(session.exec(select(Patient)).all())
+    with pytest.raises(AppError) as raised:
+        register_patient(session, actor=doctor, data=data)
+    assert raised.value.code == "VALIDATION" and message in raised.value.message
+    assert len(session.exec(select(Patient)).all()) == before
+
+
+def test_accountant_cannot_register(session: Session, doctor: Actor) -> None:
+    accountant = dataclasses.replace(doctor, role="accountant")
+    with pytest.raises(AppError):
+        register_patient(session, actor=accountant, data=NewPatient("A", "B"))
