@@ -64,6 +64,23 @@ class Settings(BaseSettings):
         default=120, ge=10, description="A running job with no heartbeat this long is retaken."
     )
     rq_queue: str = Field(default="clinic", description="RQ queue name (prefix for all queues).")
+    email_backend: Literal["file", "smtp"] = Field(
+        default="file",
+        description="`file`: messages land in data_dir/outbox (no mail leaves); `smtp`: send.",
+    )
+    smtp_host: str = Field(default="", description="SMTP server for email_backend=smtp.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str = Field(default="", description="SMTP login (empty: no AUTH).")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with TLS.")
+    smtp_from: str = Field(default="clinic@localhost", description="Sender address of emails.")
+    sms_backend: Literal["file", "webhook"] = Field(
+        default="file",
+        description="SMS and WhatsApp: `file` (data_dir/outbox) or `webhook` (POST JSON).",
+    )
+    sms_webhook_url: str = Field(
+        default="", description="Gateway URL that receives {channel, to, body} for webhook."
+    )
     demo_data: bool = Field(default=True, description="`clinic up` loads the demo clinic once.")
 
     @field_validator("database_url")
@@ -117,9 +134,19 @@ class Settings(BaseSettings):
             key_file.chmod(0o600)
         return key_file.read_text().strip()
 
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
     def check_s3(self) -> None:
         if self.storage_backend == "s3" and not self.s3_bucket:
             raise ConfigError("CLINIC_S3_BUCKET must be set when CLINIC_STORAGE_BACKEND=s3")
+
+    def check_channels(self) -> None:
+        if self.email_backend == "smtp" and not self.smtp_host:
+            raise ConfigError("CLINIC_SMTP_HOST must be set when CLINIC_EMAIL_BACKEND=smtp")
+        if self.sms_backend == "webhook" and not self.sms_webhook_url:
+            raise ConfigError("CLINIC_SMS_WEBHOOK_URL must be set when CLINIC_SMS_BACKEND=webhook")
 
 
 def load_settings() -> Settings:
@@ -133,6 +160,7 @@ def load_settings() -> Settings:
             problems.append(f"{name}: {err['msg']}")
         raise ConfigError("Invalid configuration — " + "; ".join(problems)) from None
     settings.check_s3()
+    settings.check_channels()
     return settings
 
 

@@ -4,18 +4,22 @@ from models.audit import AuditEvent
 from models.files import StoredFile
 from models.identity import ROLES, Clinic, Membership, User
 from models.jobs import JOB_STATUSES, Job
+from models.notifications import NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, Notification
 from models.patients import Patient
 from models.scheduling import APPOINTMENT_STATUSES, Appointment, Provider
 
 __all__ = [
     "APPOINTMENT_STATUSES",
     "JOB_STATUSES",
+    "NOTIFICATION_CHANNELS",
+    "NOTIFICATION_STATUSES",
     "ROLES",
     "Appointment",
     "AuditEvent",
     "Clinic",
     "Job",
     "Membership",
+    "Notification",
     "Patient",
     "Provider",
     "StoredFile",

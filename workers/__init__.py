@@ -15,8 +15,10 @@ from typing import Any
 from clinic_app import jobs
 from clinic_app.errors import AppError
 from clinic_app.jobs import JobContext
+from clinic_app.services.notifications import DELIVER_KIND
 from clinic_app.services.patient_summary import PATIENT_SUMMARY_KIND
 from clinic_app.settings import get_settings
+from workers.notifications import deliver_notification
 from workers.patient_summary import patient_summary_docx
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ Handler = Callable[[JobContext], dict[str, Any]]
 
 HANDLERS: dict[str, Handler] = {
     PATIENT_SUMMARY_KIND: patient_summary_docx,
+    DELIVER_KIND: deliver_notification,
 }
 
 
