@@ -24,14 +24,6 @@ from state.records import RecordsState
 from state.scribe import ScribeState
 from state.worklist import WorklistState
 
-THEME = rx.theme(
-    appearance="light",
-    accent_color="teal",
-    gray_color="slate",
-    radius="medium",
-    scaling="100%",
-    panel_background="solid",
-)
 STYLE: ComponentStyle = {
     # Style lists use the same breakpoints as Radix props: xs 520, sm 768, md 1024, lg 1280.
     "breakpoints": ["520px", "768px", "1024px", "1280px", "1640px"],
@@ -43,7 +35,6 @@ STYLE: ComponentStyle = {
 }
 
 app = rx.App(
-    theme=THEME,
     style=STYLE,
     api_transformer=build_api(),
     backend_exception_handler=handle_backend_exception,
