@@ -13,21 +13,12 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from clinic_app.local_server import local_server
+from clinic_app.local_server import CHROMIUM, CHROMIUM_ARGS, local_server
 from clinic_app.services.demo import DEMO_PASSWORD
 
 CLICKS = 200
 WARMUP = 20
 BLOCK = 50
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Clicks `click` (a selector) and resolves with the ms until the text of `watch` changes.
 TIMED_CLICK_JS = """async ([clickSel, watchSel]) => {
@@ -83,7 +74,7 @@ def open_patients(page: Page, url: str) -> list[tuple[str, str]]:
 def run(url: str) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {"counter": [], "patients": []}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages = {name: browser.new_context().new_page() for name in samples}
         targets = {
             "counter": open_counter(pages["counter"], url),

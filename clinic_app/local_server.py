@@ -18,6 +18,20 @@ from pathlib import Path
 
 from clinic_app.settings import PROJECT_ROOT
 
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium (installed by scripts/install.sh); browser tests and benchmarks drive it."""
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+"""Headless, and nothing that phones home (the machine has no internet)."""
+
 
 class ServerStartError(RuntimeError):
     """`clinic up` exited or did not become ready; the message holds the log tail."""

@@ -12,18 +12,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from clinic_app.local_server import LocalServer, ServerStartError, local_server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from clinic_app.local_server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LocalServer,
+    ServerStartError,
+    local_server,
+)
 
 
 @pytest.fixture(scope="session")
