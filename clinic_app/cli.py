@@ -1,4 +1,4 @@
-"""The `clinic` command: run the app, a worker, migrations, demo data and benchmarks."""
+"""The `clinic` command: run the app, a worker, migrations, demo data, backups, benchmarks."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from clinic_app.errors import ConfigError
+from clinic_app.errors import AppError, ConfigError
 from clinic_app.settings import PROJECT_ROOT, Settings, get_settings
 
 TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
@@ -54,6 +55,39 @@ def cmd_demo_data(_args: argparse.Namespace) -> int:
     with session_scope() as session:
         created = load_demo_clinic(session)
     _print("demo clinic loaded" if created else "demo clinic already present")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """One archive: database dump + every stored file + manifest of SHA-256 sums."""
+    from clinic_app.backup import create_backup
+    from clinic_app.storage import get_storage
+
+    settings = get_settings()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    output = Path(args.output or settings.data_dir / "backups" / f"clinic-backup-{stamp}.tar")
+    summary = create_backup(settings, get_storage(), output)
+    _print(
+        f"backup written to {summary.path}: schema {summary.schema_revision}, database "
+        f"{summary.database_bytes} bytes, {summary.files} files ({summary.file_bytes} bytes)"
+    )
+    _print("keys are NOT in the archive: keep CLINIC_SECRET_KEY / data_dir keys separately")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Verify every checksum, then restore into this empty installation."""
+    from clinic_app.backup import BackupError, restore_backup
+    from clinic_app.storage import get_storage
+
+    try:
+        manifest = restore_backup(get_settings(), get_storage(), Path(args.archive))
+    except BackupError as exc:
+        return _fail(exc.message)
+    _print(
+        f"restored {len(manifest['files'])} files and the database "
+        f"(schema {manifest['schema_revision']}, made {manifest['created_at']})"
+    )
     return 0
 
 
@@ -250,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_migrate
     )
     sub.add_parser("demo-data", help="load the demo clinic (once)").set_defaults(func=cmd_demo_data)
+    backup = sub.add_parser("backup", help="write one archive: database, files, checksums")
+    backup.add_argument("--output", default=None, help="archive path (default data_dir/backups/)")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore", help="verify an archive and restore it into an empty install"
+    )
+    restore.add_argument("archive", help="path of a `clinic backup` archive")
+    restore.set_defaults(func=cmd_restore)
     bench = sub.add_parser("bench", help="run benchmarks and print their ratios")
     bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     bench.set_defaults(func=cmd_bench)
@@ -263,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         return _fail(str(exc))
+    except AppError as exc:
+        return _fail(exc.message)
     except OperationalError as exc:
         return _fail(
             "cannot reach the database (CLINIC_DATABASE_URL): "

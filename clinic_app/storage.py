@@ -12,6 +12,7 @@ import os
 import tempfile
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -31,6 +32,10 @@ class Storage(Protocol):
     def delete(self, key: str) -> None: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def iter_keys(self) -> Iterator[str]:
+        """Every stored key (for backups), in no particular order."""
+        ...
 
     def presigned_url(
         self, key: str, *, filename: str, content_type: str, expires_in: int
@@ -105,6 +110,13 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def iter_keys(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.name.startswith((".upload-", ".health-")):
+                yield path.relative_to(self.root).as_posix()
 
     def presigned_url(
         self, key: str, *, filename: str, content_type: str, expires_in: int

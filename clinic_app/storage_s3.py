@@ -135,6 +135,13 @@ class S3Storage:
             raise
         return True
 
+    def iter_keys(self) -> Iterator[str]:
+        with self._errors():
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield str(item["Key"])
+
     def presigned_url(
         self, key: str, *, filename: str, content_type: str, expires_in: int
     ) -> str | None:
