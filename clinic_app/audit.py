@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from clinic_app.observability import current_correlation_id
 from models import AuditEvent
 
 
@@ -34,7 +35,7 @@ def record(
         after=after,
         ip=ip,
         user_agent=user_agent,
-        correlation_id=correlation_id,
+        correlation_id=correlation_id or current_correlation_id(),
     )
     session.add(event)
     return event

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from clinic_app.errors import AppError, ConfigError
+from clinic_app.observability import configure_logging
 from clinic_app.settings import PROJECT_ROOT, Settings, get_settings
 
 TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
@@ -300,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         get_settings()
         return int(args.func(args))

@@ -3,7 +3,9 @@
 import reflex as rx
 from reflex_base.components.component import ComponentStyle
 
+from clinic_app.api.instrumentation import instrument_events
 from clinic_app.api.routes import build_api
+from clinic_app.observability import configure_logging, register_shared_collector
 from pages.admin import admin_page
 from pages.bench_counter import bench_counter_page
 from pages.calendar import calendar_page
@@ -13,6 +15,7 @@ from pages.patients import patients_page
 from pages.prescriptions import prescriptions_page
 from pages.records import records_page
 from pages.scribe import scribe_page
+from pages.system import system_page
 from pages.worklist import worklist_page
 from state.admin import AdminState
 from state.base import AppState, handle_backend_exception
@@ -22,6 +25,7 @@ from state.patients import PatientsState
 from state.prescriptions import PrescriptionsState
 from state.records import RecordsState
 from state.scribe import ScribeState
+from state.system import SystemState
 from state.worklist import WorklistState
 
 STYLE: ComponentStyle = {
@@ -41,6 +45,16 @@ app = rx.App(
     head_components=[rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 
+
+def _websocket_clients() -> int:
+    namespace = app.event_namespace
+    return len(namespace.token_to_sid) if namespace is not None else 0
+
+
+configure_logging()
+instrument_events()
+register_shared_collector(websocket_clients=_websocket_clients)
+
 # Every signed-in page: its guard first, then the dependency-banner watcher.
 PAGES = (
     ("/worklist", "Worklist", worklist_page, WorklistState.load),
@@ -50,6 +64,7 @@ PAGES = (
     ("/records", "Records", records_page, RecordsState.load),
     ("/prescriptions", "Prescriptions", prescriptions_page, PrescriptionsState.load),
     ("/admin", "Admin", admin_page, AdminState.load),
+    ("/system", "System", system_page, SystemState.load),
 )
 for route, title, component, guard in PAGES:
     app.add_page(

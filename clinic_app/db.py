@@ -38,7 +38,11 @@ def make_engine(url: str) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            hide_parameters=True,  # SQL errors must not carry PHI into logs
+        )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -48,6 +52,7 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=10,
         connect_args={"connect_timeout": 5},  # a down server fails fast instead of hanging
+        hide_parameters=True,  # SQL errors must not carry PHI into logs
     )
 
 

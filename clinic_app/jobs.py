@@ -35,6 +35,7 @@ from sqlmodel import Session, col, select, update
 from clinic_app import audit
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError, NotFound
+from clinic_app.observability import current_correlation_id, new_correlation_id
 from clinic_app.redis_conn import get_redis
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
@@ -247,6 +248,7 @@ def enqueue(
         attempts=0,
         max_attempts=get_settings().job_max_attempts,
         params=dict(params),
+        correlation_id=current_correlation_id() or new_correlation_id(),
         result={},
         entity_type=entity_type,
         entity_id=str(entity_id) if entity_id is not None else None,
@@ -455,6 +457,7 @@ class JobContext:
     params: dict[str, Any]
     attempt: int
     max_attempts: int
+    correlation_id: str | None = None
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Write progress and heartbeat in a short transaction of its own, so the UI sees it now.
@@ -532,6 +535,7 @@ def claim(job_id: uuid.UUID | str) -> JobContext | None:
             params=dict(job.params or {}),
             attempt=job.attempts,
             max_attempts=job.max_attempts,
+            correlation_id=job.correlation_id,
         )
 
 

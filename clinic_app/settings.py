@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     sms_webhook_url: str = Field(
         default="", description="Gateway URL that receives {channel, to, body} for webhook."
     )
+    metrics_token: str = Field(
+        default="", description="If set, GET /metrics needs `Authorization: Bearer <token>`."
+    )
     demo_data: bool = Field(default=True, description="`clinic up` loads the demo clinic once.")
 
     @field_validator("database_url")

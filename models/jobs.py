@@ -39,6 +39,7 @@ class Job(SQLModel, table=True):
     entity_type: str | None = Field(default=None, max_length=60)
     entity_id: str | None = Field(default=None, max_length=64, index=True)
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    correlation_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     enqueued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

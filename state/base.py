@@ -55,6 +55,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "records": "patient:read_phi",
     "prescriptions": "patient:read_phi",
     "admin": "admin:access",
+    "system": "system:read",
 }
 
 HEALTH_INTERVAL_SECONDS = 15.0

@@ -15,6 +15,7 @@ from typing import Any
 from clinic_app import jobs
 from clinic_app.errors import AppError
 from clinic_app.jobs import JobContext
+from clinic_app.observability import correlation_scope
 from clinic_app.services.notifications import DELIVER_KIND
 from clinic_app.services.patient_summary import PATIENT_SUMMARY_KIND
 from clinic_app.settings import get_settings
@@ -80,6 +81,12 @@ def run_job(job_id: str) -> None:
     ctx = jobs.claim(job_id)
     if ctx is None:
         return
+    # The id of the UI event that enqueued the job: one action is followed across processes.
+    with correlation_scope(ctx.correlation_id):
+        _run_attempt(ctx)
+
+
+def _run_attempt(ctx: JobContext) -> None:
     logger.info(
         "Job %s (%s) attempt %s of %s started", ctx.job_id, ctx.kind, ctx.attempt, ctx.max_attempts
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from clinic_app.api import downloads, health
+from clinic_app.api import downloads, health, metrics
 
 
 def build_api() -> Starlette:
@@ -13,6 +13,7 @@ def build_api() -> Starlette:
     routes: list[Route] = [
         Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", health.ready, methods=["GET"]),
+        Route("/metrics", metrics.metrics, methods=["GET"]),
         Route("/api/files/{file_id}/download", downloads.download_file, methods=["GET"]),
     ]
     return Starlette(routes=routes)

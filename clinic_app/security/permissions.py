@@ -26,6 +26,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "job:retry": STAFF,
     "file:download": STAFF,
     "admin:access": frozenset({"clinic_admin"}),
+    # Operations (issue 12): queues, workers, failed jobs, dependency health.
+    "system:read": frozenset({"clinic_admin"}),
 }
 
 

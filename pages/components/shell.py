@@ -37,6 +37,7 @@ NAV_ITEMS = (
     NavItem("records", "Records", "folder_open", "/records"),
     NavItem("prescriptions", "Prescriptions", "pill", "/prescriptions"),
     NavItem("admin", "Admin", "shield_check", "/admin"),
+    NavItem("system", "System", "activity", "/system"),
 )
 
 
