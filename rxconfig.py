@@ -15,12 +15,20 @@ THEME = rx.theme(
     panel_background="solid",
 )
 
+# One process (default) serves pages and events on one port. Scale-out (`clinic up --processes N`):
+# tab state lives in Redis so any backend process can serve any tab, and the static frontend talks
+# to the nginx address, not to one backend.
+DEPLOYMENT = (
+    {"redis_url": settings.effective_redis_url, "api_url": settings.effective_public_url}
+    if settings.processes > 1
+    else {"frontend_port": settings.port, "backend_port": settings.port}
+)
+
 config = rx.Config(
     app_name="clinic_app",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    frontend_port=settings.port,
-    backend_port=settings.port,
     plugins=[rx.plugins.RadixThemesPlugin(theme=THEME)],
     disable_plugins=[rx.plugins.SitemapPlugin],
+    **DEPLOYMENT,
 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,13 @@ from sqlalchemy.exc import OperationalError
 
 from clinic_app.errors import AppError, ConfigError
 from clinic_app.observability import configure_logging
+from clinic_app.scaleout import (
+    Child,
+    Supervisor,
+    backend_ports,
+    nginx_binary,
+    write_nginx_config,
+)
 from clinic_app.settings import PROJECT_ROOT, Settings, get_settings
 
 TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
@@ -169,27 +177,74 @@ def _child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes], name: str) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        _print(f"{name} did not stop in 20 s; killing it")
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def _spawn(cmd: list[str], env: dict[str, str]) -> Callable[[], subprocess.Popen[bytes]]:
+    return lambda: subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, start_new_session=True)
+
+
+def _reflex_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "reflex", "run", "--env", "prod", *args]
+
+
+def _add_single_process(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
+    """The default: one Reflex process serving pages, events and API on one port."""
+    port, host = str(settings.port), settings.host
+    cmd = _reflex_cmd("--single-port", "--frontend-port", port, "--backend-port", port)
+    supervisor.add(Child("app", _spawn([*cmd, "--backend-host", host], env), restart=False))
+
+
+def _add_scale_out(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
+    """N backends with tab state in Redis behind nginx, which also serves the static frontend."""
+    ports = backend_ports(settings, settings.processes)
+    busy = [p for p in ports if not _port_is_free("127.0.0.1", p)]
+    if busy:
+        raise RuntimeError(
+            f"backend port(s) {busy} are in use; scale-out uses the {len(ports)} ports after "
+            f"CLINIC_PORT ({settings.port}) — choose another CLINIC_PORT"
+        )
+    # A build of its own (the static files point at nginx's address), so a single-process app
+    # running from the same checkout keeps serving its own build.
+    web_dir = settings.data_dir / "web"
+    if not web_dir.exists() and (PROJECT_ROOT / ".web").exists():
+        shutil.copytree(PROJECT_ROOT / ".web", web_dir, symlinks=True)
+    env = {**env, "REFLEX_WEB_WORKDIR": str(web_dir)}
+    _print(f"building the frontend for {settings.effective_public_url} (static, served by nginx)")
+    build = subprocess.run(
+        [sys.executable, "-m", "reflex", "export", "--frontend-only", "--no-zip"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if build.returncode != 0:
+        tail = build.stdout.decode(errors="replace")[-2000:] + build.stderr.decode()[-2000:]
+        raise RuntimeError(f"frontend build failed:\n{tail}")
+    backend_env = {**env, "GRANIAN_WORKERS": "1"}  # one process per port; nginx spreads load
+    run_dir = settings.data_dir / "run"
+    for index, port in enumerate(ports, start=1):
+        cmd = _reflex_cmd("--backend-only", "--backend-port", str(port))
+        supervisor.add(
+            Child(
+                f"app-{index}",
+                _spawn([*cmd, "--backend-host", "127.0.0.1"], backend_env),
+                restart=True,
+                pid_file=run_dir / f"app-{index}.pid",
+            )
+        )
+    config = write_nginx_config(settings, ports, static_root=web_dir / "build" / "client")
+    nginx = [nginx_binary(), "-p", str(config.parent), "-c", str(config)]
+    supervisor.add(Child("nginx", _spawn(nginx, env), restart=False))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Everything a clinic needs on one machine: Redis, migrations, demo data, worker, app."""
-    if args.port:
-        os.environ["CLINIC_PORT"] = str(args.port)
-    if args.host:
-        os.environ["CLINIC_HOST"] = args.host
+    """Everything a clinic needs on one machine: Redis, migrations, demo data, worker(s), app."""
+    for flag, name in (
+        (args.port, "PORT"),
+        (args.host, "HOST"),
+        (args.processes, "PROCESSES"),
+        (args.workers, "WORKERS"),
+    ):
+        if flag:
+            os.environ[f"CLINIC_{name}"] = str(flag)
     get_settings.cache_clear()
     settings = get_settings()
     if not _port_is_free(settings.host, settings.port):
@@ -205,7 +260,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         redis = EmbeddedRedis(settings)
         redis.start()
         _print(f"embedded Redis on {settings.embedded_redis_socket}")
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    supervisor = Supervisor(log=_print)
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -214,6 +269,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    reason: str | None = None
     try:
         os.environ["CLINIC_REDIS_URL"] = settings.effective_redis_url
         cmd_migrate(args)
@@ -221,40 +277,22 @@ def cmd_up(args: argparse.Namespace) -> int:
             cmd_demo_data(args)
         env = _child_env(settings)
         worker_cmd = [sys.executable, "-m", "clinic_app.cli", "worker"]
-        children.append(("worker", subprocess.Popen(worker_cmd, env=env, start_new_session=True)))
-        reflex_cmd = [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            str(settings.port),
-            "--backend-port",
-            str(settings.port),
-            "--backend-host",
-            settings.host,
-        ]
-        children.append(
-            (
-                "app",
-                subprocess.Popen(reflex_cmd, env=env, cwd=PROJECT_ROOT, start_new_session=True),
-            )
-        )
+        for index in range(1, settings.workers + 1):
+            name = "worker" if settings.workers == 1 else f"worker-{index}"
+            supervisor.add(Child(name, _spawn(worker_cmd, env), restart=settings.processes > 1))
+        if settings.processes > 1:
+            _add_scale_out(supervisor, settings, env)
+        else:
+            _add_single_process(supervisor, settings, env)
         _announce(settings)
-        while not stopping:
-            for name, process in children:
-                if process.poll() is not None:
-                    _print(f"{name} exited with code {process.returncode}; stopping everything")
-                    stopping = True
-                    break
+        while not stopping and reason is None:
+            reason = supervisor.tick()
             time.sleep(0.5)
-        return 0 if all(p.returncode in (None, 0) for _n, p in children) else 1
+        if reason:
+            _print(f"{reason}; stopping everything")
+        return 1 if reason else 0
     finally:
-        for name, process in reversed(children):
-            _stop(process, name)
+        supervisor.stop()
         if redis:
             redis.stop()
         _print("stopped")
@@ -277,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run app + worker (+ embedded Redis) in production mode")
     up.add_argument("--port", type=int, default=None, help="port (default CLINIC_PORT or 3000)")
     up.add_argument("--host", default=None, help="interface (default CLINIC_HOST or 127.0.0.1)")
+    up.add_argument(
+        "--processes", type=int, default=None, help="app processes behind nginx (default 1)"
+    )
+    up.add_argument("--workers", type=int, default=None, help="RQ worker processes (default 1)")
     up.set_defaults(func=cmd_up)
     worker = sub.add_parser("worker", help="run an RQ worker with the stale-job sweeper")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")

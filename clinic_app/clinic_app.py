@@ -3,7 +3,7 @@
 import reflex as rx
 from reflex_base.components.component import ComponentStyle
 
-from clinic_app.api.instrumentation import instrument_events
+from clinic_app.api.reflex_hooks import install_reflex_hooks
 from clinic_app.api.routes import build_api
 from clinic_app.observability import configure_logging, register_shared_collector
 from pages.admin import admin_page
@@ -52,7 +52,7 @@ def _websocket_clients() -> int:
 
 
 configure_logging()
-instrument_events()
+install_reflex_hooks()
 register_shared_collector(websocket_clients=_websocket_clients)
 
 # Every signed-in page: its guard first, then the dependency-banner watcher.

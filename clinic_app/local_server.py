@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,8 +72,10 @@ def _is_ready(server: LocalServer) -> bool:
 
 
 @contextmanager
-def local_server(base_dir: Path, *, timeout_s: float = 300) -> Iterator[LocalServer]:
-    """`clinic up` with embedded defaults in ``base_dir`` on a free port; stopped on exit."""
+def local_server(
+    base_dir: Path, *, args: Sequence[str] = (), timeout_s: float = 300
+) -> Iterator[LocalServer]:
+    """`clinic up ARGS` with embedded defaults in ``base_dir`` on a free port; stopped on exit."""
     port = free_port()
     server = LocalServer(f"http://127.0.0.1:{port}", base_dir / "var", base_dir / "clinic-up.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
@@ -81,7 +83,7 @@ def local_server(base_dir: Path, *, timeout_s: float = 300) -> Iterator[LocalSer
     base_dir.mkdir(parents=True, exist_ok=True)
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "clinic_app.cli", "up"],
+            [sys.executable, "-m", "clinic_app.cli", "up", *args],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = Field(
         default=300, ge=10, le=300, description="Lifetime of a download link (at most 5 min)."
     )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="App processes. >1: behind nginx on `port`, tab state in Redis.",
+    )
+    workers: int = Field(
+        default=1, ge=1, le=32, description="RQ worker processes `clinic up` runs."
+    )
     job_max_attempts: int = Field(default=3, ge=1, le=20, description="Tries before a job fails.")
     job_stale_after_seconds: int = Field(
         default=120, ge=10, description="A running job with no heartbeat this long is retaken."

@@ -1,0 +1,104 @@
+"""Two small hooks into Reflex internals, installed once at app start.
+
+1. **Event timing and correlation.** Reflex 0.10 has no post-event middleware hook, so the
+   module-level ``process_event`` of its state processor is wrapped: each UI event runs in a
+   ``correlation_scope`` and its duration feeds the ``clinic_event_latency_seconds`` histogram.
+2. **Reconnect after a backend process dies (scale-out).** Reflex's Redis token manager treats a
+   token that still has a socket record in Redis as a *duplicate tab* and hands the browser a new
+   token — an empty state, so the user is signed out. A process killed without cleanup leaves
+   exactly such records behind. Each backend therefore keeps one Redis connection named after
+   its Reflex instance id; when a token's record belongs to an instance with no such connection
+   (Redis drops it the moment the process dies), the record is released and the tab keeps its
+   token and its state.
+
+Both raise at startup if a Reflex upgrade moves what they wrap, instead of silently doing nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import pickle
+from typing import Any
+
+import redis.asyncio as aioredis
+from reflex.utils.token_manager import RedisTokenManager
+from reflex_base.event.processor import base_state_processor
+
+from clinic_app.observability import correlation_scope, timed_event
+
+logger = logging.getLogger(__name__)
+
+_MARK = "_clinic_hooked"
+LIVENESS_PREFIX = "clinic-reflex-"
+
+
+def install_reflex_hooks() -> None:
+    _time_events()
+    _release_orphaned_tokens_on_link()
+
+
+def _time_events() -> None:
+    original = base_state_processor.process_event
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    async def process_event(*args: Any, **kwargs: Any) -> Any:
+        handler = kwargs.get("handler", args[0] if args else None)
+        name = getattr(getattr(handler, "fn", None), "__qualname__", "unknown")
+        with correlation_scope(), timed_event(name):
+            return await original(*args, **kwargs)
+
+    setattr(process_event, _MARK, True)
+    base_state_processor.process_event = process_event
+
+
+async def _mark_alive(manager: RedisTokenManager) -> None:
+    """Open (once) a Redis connection named after this instance: it lives as long as we do."""
+    if getattr(manager, "_clinic_liveness", None) is not None:
+        return
+    pool = manager.redis.connection_pool
+    named = aioredis.ConnectionPool(
+        connection_class=pool.connection_class,
+        max_connections=1,
+        **{**pool.connection_kwargs, "client_name": f"{LIVENESS_PREFIX}{manager.instance_id}"},
+    )
+    client = aioredis.Redis(connection_pool=named)
+    await client.ping()
+    manager._clinic_liveness = client  # type: ignore[attr-defined]
+
+
+async def _release_if_owner_is_gone(manager: RedisTokenManager, token: str) -> None:
+    key = manager._get_redis_key(token)
+    raw = await manager.redis.get(key)
+    if raw is None:
+        return
+    try:
+        owner = str(pickle.loads(raw).instance_id)  # written by Reflex itself
+    except Exception:  # noqa: BLE001 - an unreadable record is left to Reflex
+        return
+    if owner == manager.instance_id:
+        return
+    names = {str(client.get("name", "")) for client in await manager.redis.client_list()}
+    if f"{LIVENESS_PREFIX}{owner}" not in names:
+        logger.info("released the socket record of a stopped backend instance")
+        await manager.redis.delete(key)
+
+
+def _release_orphaned_tokens_on_link() -> None:
+    original = RedisTokenManager.link_token_to_sid
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    async def link_token_to_sid(self: RedisTokenManager, token: str, sid: str) -> str | None:
+        try:
+            await _mark_alive(self)
+            await _release_if_owner_is_gone(self, token)
+        except Exception:  # noqa: BLE001 - Redis trouble: fall back to Reflex's own logic
+            logger.warning("could not check the owner of a reconnecting tab", exc_info=True)
+        return await original(self, token, sid)
+
+    setattr(link_token_to_sid, _MARK, True)
+    RedisTokenManager.link_token_to_sid = link_token_to_sid  # type: ignore[method-assign]
