@@ -74,6 +74,15 @@ def attachment_disposition(filename: str) -> str:
     return value
 
 
+STORAGE_UNAVAILABLE_MESSAGE = "File storage is unavailable right now; nothing was saved. Try again."
+
+
+def _write_failed(exc: OSError) -> AppError:
+    """A disk problem (full, read-only, missing directory) as a clear, retryable error."""
+    reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    return AppError("STORAGE_UNAVAILABLE", STORAGE_UNAVAILABLE_MESSAGE, {"reason": reason})
+
+
 class LocalStorage:
     """Files under a directory; writes are atomic (temp file + rename)."""
 
@@ -85,16 +94,21 @@ class LocalStorage:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        except OSError as exc:
+            raise _write_failed(exc) from exc
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise _write_failed(exc) from exc
             raise
 
     def get(self, key: str) -> bytes:

@@ -24,11 +24,10 @@ from botocore.exceptions import (
 
 from clinic_app.errors import AppError, ConfigError
 from clinic_app.settings import Settings
-from clinic_app.storage import _safe_key, attachment_disposition
+from clinic_app.storage import STORAGE_UNAVAILABLE_MESSAGE, _safe_key, attachment_disposition
 
 MAX_PRESIGN_SECONDS = 300
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_UNAVAILABLE_MESSAGE = "File storage is unavailable. Try again in a moment."
 
 
 def _reason(exc: Exception) -> str:
@@ -55,7 +54,7 @@ def _reason(exc: Exception) -> str:
 
 
 def _unavailable(exc: Exception) -> AppError:
-    return AppError("STORAGE_UNAVAILABLE", _UNAVAILABLE_MESSAGE, {"reason": _reason(exc)})
+    return AppError("STORAGE_UNAVAILABLE", STORAGE_UNAVAILABLE_MESSAGE, {"reason": _reason(exc)})
 
 
 def _error_code(exc: ClientError) -> str:

@@ -58,8 +58,9 @@ def test_failed_write_keeps_old_bytes_and_no_temp_file(
         raise OSError("disk gone")
 
     monkeypatch.setattr(storage.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk gone"):
+    with pytest.raises(AppError) as raised:
         store.put("k/file", b"new", "text/plain")
+    assert raised.value.code == "STORAGE_UNAVAILABLE"
     monkeypatch.undo()
 
     assert store.get("k/file") == b"old"
