@@ -1,4 +1,4 @@
-"""``/patients``: search the clinic's patients, open one, export a DOCX summary."""
+"""``/patients``: search the patients of the clinic, open one, export a summary or all data."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def _export_panel() -> rx.Component:
             ),
             rx.flex(
                 rx.link(
-                    rx.button(rx.icon("download", size=16), "Download DOCX", size="2"),
+                    rx.button(rx.icon("download", size=16), "Download", size="2"),
                     href=PatientsState.download_url,
                     is_external=False,
                     download=PatientsState.download_name,
@@ -264,22 +264,35 @@ def _export_panel() -> rx.Component:
     return rx.flex(
         rx.flex(
             rx.flex(
-                rx.text("Patient summary", size="2", weight="bold"),
+                rx.text("Exports", size="2", weight="bold"),
                 rx.text(
-                    "Demographics and upcoming visits as a Word document.",
+                    "A summary as a Word document, or everything held on this patient as a ZIP.",
                     size="1",
                     color_scheme="gray",
                 ),
                 direction="column",
                 spacing="0",
             ),
-            rx.button(
-                rx.cond(running, rx.spinner(size="1"), rx.icon("file_down", size=16)),
-                rx.cond(running, "Exporting…", "Export summary (DOCX)"),
-                on_click=PatientsState.start_export,
-                disabled=running,
-                variant="surface",
-                data_testid="export-docx",
+            rx.flex(
+                rx.button(
+                    rx.cond(running, rx.spinner(size="1"), rx.icon("file_down", size=16)),
+                    rx.cond(running, "Exporting…", "Summary (DOCX)"),
+                    on_click=PatientsState.start_export("summary"),
+                    disabled=running,
+                    variant="surface",
+                    data_testid="export-docx",
+                ),
+                rx.button(
+                    rx.icon("archive", size=16),
+                    "All data (ZIP)",
+                    on_click=PatientsState.start_export("archive"),
+                    disabled=running,
+                    variant="soft",
+                    color_scheme="gray",
+                    data_testid="export-zip",
+                ),
+                spacing="2",
+                wrap="wrap",
             ),
             justify="between",
             align="center",

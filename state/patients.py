@@ -20,6 +20,7 @@ from clinic_app.api.downloads import make_download_url
 from clinic_app.db import session_scope
 from clinic_app.jobs import get_job, job_view, retry
 from clinic_app.security.actor import Actor
+from clinic_app.services.patient_archive import request_patient_archive
 from clinic_app.services.patient_summary import request_patient_summary
 from clinic_app.services.patients import get_download_file, get_patient, search_patients
 from state.base import AppState
@@ -27,6 +28,9 @@ from state.base import AppState
 POLL_SECONDS = 0.5
 WATCH_MAX_SECONDS = 15 * 60
 FINISHED = ("succeeded", "failed")
+
+
+EXPORTS = {"summary": request_patient_summary, "archive": request_patient_archive}
 
 
 class PatientsState(AppState):
@@ -128,14 +132,14 @@ class PatientsState(AppState):
     # ---- DOCX export ------------------------------------------------------------------------
 
     @rx.event
-    def start_export(self) -> EventSpec | None:
+    def start_export(self, kind: str = "summary") -> EventSpec | None:
+        """``kind``: "summary" (DOCX) or "archive" (ZIP of all the patient's data)."""
         actor = self._require("patient:export")
-        if not self._selected_id:
+        request = EXPORTS.get(str(kind))
+        if request is None or not self._selected_id:
             return None
         with session_scope(clinic_id=actor.clinic_id) as session:
-            job = request_patient_summary(
-                session, actor=actor, patient_id=uuid.UUID(self._selected_id)
-            )
+            job = request(session, actor=actor, patient_id=uuid.UUID(self._selected_id))
             view = job_view(job)
         self._reset_job()
         self._job_id = str(view["id"])

@@ -17,9 +17,11 @@ from clinic_app.errors import AppError
 from clinic_app.jobs import JobContext
 from clinic_app.observability import correlation_scope
 from clinic_app.services.notifications import DELIVER_KIND
+from clinic_app.services.patient_archive import PATIENT_ARCHIVE_KIND
 from clinic_app.services.patient_summary import PATIENT_SUMMARY_KIND
 from clinic_app.settings import get_settings
 from workers.notifications import deliver_notification
+from workers.patient_archive import patient_archive_zip
 from workers.patient_summary import patient_summary_docx
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ Handler = Callable[[JobContext], dict[str, Any]]
 
 HANDLERS: dict[str, Handler] = {
     PATIENT_SUMMARY_KIND: patient_summary_docx,
+    PATIENT_ARCHIVE_KIND: patient_archive_zip,
     DELIVER_KIND: deliver_notification,
 }
 

@@ -94,9 +94,7 @@ def _humanize(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
 
-def _find_patient(
-    session: Session, *, clinic_id: uuid.UUID, patient_id: uuid.UUID | str
-) -> Patient:
+def find_patient(session: Session, *, clinic_id: uuid.UUID, patient_id: uuid.UUID | str) -> Patient:
     try:
         parsed = patient_id if isinstance(patient_id, uuid.UUID) else uuid.UUID(str(patient_id))
     except ValueError:
@@ -117,7 +115,7 @@ def load_patient_summary(
     session: Session, *, clinic_id: uuid.UUID, patient_id: uuid.UUID | str
 ) -> PatientSummary:
     """Read the patient, the clinic and the patient's appointments, scoped by clinic."""
-    patient = _find_patient(session, clinic_id=clinic_id, patient_id=patient_id)
+    patient = find_patient(session, clinic_id=clinic_id, patient_id=patient_id)
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("Clinic")
@@ -260,7 +258,7 @@ def build_patient_summary_docx(
 def request_patient_summary(session: Session, *, actor: Actor, patient_id: uuid.UUID | str) -> Job:
     """Queue the DOCX export of one patient of the actor's clinic; returns the job to watch."""
     require(actor, "patient:export")
-    patient = _find_patient(session, clinic_id=actor.clinic_id, patient_id=patient_id)
+    patient = find_patient(session, clinic_id=actor.clinic_id, patient_id=patient_id)
     job = jobs.enqueue(
         session,
         kind=PATIENT_SUMMARY_KIND,

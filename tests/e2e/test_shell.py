@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 
 import pytest
 from docx import Document
@@ -113,6 +114,12 @@ def test_doctor_opens_every_page_and_exports_a_docx(page: Page) -> None:
 
     # The signed link is the only way in: a tampered token is refused.
     assert page.request.get(href[:-4] + "AAAA").status in (400, 401, 403, 404, 410)
+
+    # Everything held on the patient, as a ZIP (the DOCX just made is inside).
+    page.get_by_test_id("export-zip").click()
+    expect(link).to_have_attribute("download", "patient-export-PAT-2026-00001.zip", timeout=60_000)
+    archive = zipfile.ZipFile(io.BytesIO(page.request.get(link.get_attribute("href") or "").body()))
+    assert {"record.json", "summary.docx", "manifest.json"} <= set(archive.namelist())
 
     page.get_by_test_id("sign-out").click()
     page.wait_for_url(at("login"))

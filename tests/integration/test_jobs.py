@@ -36,8 +36,8 @@ from clinic_app.settings import get_settings
 from clinic_app.storage import get_storage
 from models import AuditEvent, Clinic, Job, Membership, Patient, StoredFile, User
 from tests.conftest import clear_app_caches
+from workers.exports import export_file_id
 from workers.main import run_worker
-from workers.patient_summary import export_file_id
 
 FLAKY = "test_flaky"
 
@@ -239,7 +239,7 @@ def test_patient_summary_docx_job_end_to_end(demo: Demo, queue: Queue) -> None:
         audit_actions = [e.action for e in session.exec(select(AuditEvent)).all()]
     assert len(files) == 1
     stored = files[0]
-    assert str(stored.id) == row.result["file_id"] == str(export_file_id(job_id))
+    assert str(stored.id) == row.result["file_id"] == str(export_file_id(job_id, "patient-summary"))
     assert stored.clinic_id == demo.clinic_id
     assert stored.storage_key.startswith(f"{demo.clinic_id}/exports/patient-summary/")
     data = get_storage().get(stored.storage_key)
