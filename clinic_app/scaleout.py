@@ -32,6 +32,7 @@ BACKEND_PREFIXES = (
     "/api/",
     "/health/",
     "/metrics",
+    "/appointments/",
 )
 """Paths served by the Reflex backends; everything else is the static frontend."""
 
