@@ -189,7 +189,9 @@ def _add_single_process(supervisor: Supervisor, settings: Settings, env: dict[st
     """The default: one Reflex process serving pages, events and API on one port."""
     port, host = str(settings.port), settings.host
     cmd = _reflex_cmd("--single-port", "--frontend-port", port, "--backend-port", port)
-    supervisor.add(Child("app", _spawn([*cmd, "--backend-host", host], env), restart=False))
+    pid_file = settings.data_dir / "run" / "app-1.pid"
+    app = Child("app", _spawn([*cmd, "--backend-host", host], env), False, pid_file=pid_file)
+    supervisor.add(app)
 
 
 def _add_scale_out(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
