@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from clinic_app.api import downloads, health
+from clinic_app.api import appointment_links, downloads, health
 
 
 def build_api() -> Starlette:
@@ -14,5 +14,7 @@ def build_api() -> Starlette:
         Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", health.ready, methods=["GET"]),
         Route("/api/files/{file_id}/download", downloads.download_file, methods=["GET"]),
+        Route("/appointments/respond", appointment_links.show, methods=["GET"]),
+        Route("/appointments/respond", appointment_links.answer, methods=["POST"]),
     ]
     return Starlette(routes=routes)
