@@ -72,7 +72,9 @@ def _provider_chip(provider: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 def _column(column: ObjectVar[dict[str, Any]]) -> rx.Component:
     pid = column["id"].to(str)
-    return rx.card(
+    # A plain box, not rx.card: Radix cards set ``contain: paint``, which makes FullCalendar's
+    # position:fixed drag mirror and its hit testing land in the wrong place.
+    return rx.box(
         rx.flex(
             rx.box(width="10px", height="10px", border_radius="99px", background=column["color"].to(str)),
             rx.text(column["name"].to(str), weight="bold", size="2"),
@@ -96,6 +98,10 @@ def _column(column: ObjectVar[dict[str, Any]]) -> rx.Component:
             event_click=CalendarState.open_detail,
         ),
         flex="1",
+        padding="var(--space-3)",
+        border=f"1px solid {rx.color('gray', 5)}",
+        border_radius="var(--radius-4)",
+        background=rx.color("gray", 1),
         min_width=rx.cond(CalendarState.view == "timeGridDay", "240px", "560px"),
         data_testid="calendar-column",
         data_provider=pid,

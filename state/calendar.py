@@ -212,8 +212,9 @@ class CalendarState(AppState):
         self._load_events(actor)
 
     @rx.event
-    def set_view(self, view: str) -> None:
+    def set_view(self, view: str | list[str]) -> None:
         actor = self._require("appointment:read")
+        view = view[0] if isinstance(view, list) and view else str(view)
         if view in VIEWS:
             self.view = view
             self._load_events(actor)

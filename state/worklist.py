@@ -73,8 +73,9 @@ class WorklistState(AppState):
         await run_live_loop(self, "appointment:read")  # calls self._require( each time
 
     @rx.event
-    def set_scope(self, scope: str) -> None:
+    def set_scope(self, scope: str | list[str]) -> None:
         actor = self._require("appointment:read")
+        scope = scope[0] if isinstance(scope, list) and scope else str(scope)
         if scope in SCOPES:
             self.scope = scope
             self._load(actor)

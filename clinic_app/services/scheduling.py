@@ -1167,6 +1167,7 @@ def calendar_events(
                         "start": iso(s),
                         "end": iso(e),
                         "display": "background",
+                        "overlap": True,  # appointments may be dropped onto working hours
                         "backgroundColor": "#ccfbf1",
                         "classNames": ["availability"],
                     }

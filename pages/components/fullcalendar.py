@@ -110,11 +110,11 @@ class FullCalendar(rx.NoSSRComponent):
         props.setdefault("now_indicator", True)
         props.setdefault("first_day", 1)
         props.setdefault("slot_duration", "00:20:00")
-        props.setdefault("snap_duration", "00:05:00")
+        props.setdefault("snap_duration", "00:20:00")  # a click selects the row it hits
         props.setdefault("slot_min_time", "07:00:00")
         props.setdefault("slot_max_time", "20:00:00")
         props.setdefault("scroll_time", "08:00:00")
-        props.setdefault("event_overlap", False)
+        props.setdefault("day_header_format", {"weekday": "short", "day": "numeric", "month": "short"})
         props.setdefault("slot_label_format", {"hour": "2-digit", "minute": "2-digit", "hour12": False})
         props.setdefault("event_time_format", {"hour": "2-digit", "minute": "2-digit", "hour12": False})
         return super().create(*children, **props)
