@@ -89,7 +89,6 @@ def _column(column: ObjectVar[dict[str, Any]]) -> rx.Component:
             initial_date=CalendarState.anchor,
             time_zone=CalendarState.timezone,
             selectable=CalendarState.can_book,
-            select_mirror=True,
             editable=CalendarState.can_move,
             height="680px",
             select=lambda start, end: CalendarState.select_range(pid, start, end),

@@ -71,6 +71,7 @@ def test_book_drag_and_see_it_live_in_another_context(
             desk.get_by_test_id("booking-outside-hours").click()
             desk.get_by_test_id("booking-submit").click()
         expect(desk.get_by_test_id("calendar-flash")).to_contain_text("Booked Maria Garcia")
+        expect(dialog).to_be_hidden()
         event = okafor.locator(".fc-event").filter(has_text="12:40")
         expect(event).to_have_count(1)
 
@@ -82,10 +83,13 @@ def test_book_drag_and_see_it_live_in_another_context(
         box = event.bounding_box()
         assert box is not None
         tx, ty = _slot_point(desk, okafor, today, "13:20")
-        desk.mouse.move(box["x"] + box["width"] / 2, box["y"] + 4)
+        start_x, start_y = box["x"] + box["width"] / 2, box["y"] + 4
+        end_y = ty - box["height"] / 2 + 4
+        desk.mouse.move(start_x, start_y)
         desk.mouse.down()
-        desk.mouse.move(tx, ty - 10, steps=12)
-        desk.mouse.move(tx, ty - box["height"] / 2 + 4, steps=4)
+        for step in range(1, 21):  # a human-speed drag: FullCalendar tracks pointer moves
+            desk.mouse.move(start_x + (tx - start_x) * step / 20, start_y + (end_y - start_y) * step / 20)
+            desk.wait_for_timeout(25)
         desk.mouse.up()
         expect(desk.get_by_test_id("calendar-flash")).to_contain_text("Moved Maria Garcia")
         expect(okafor.locator(".fc-event").filter(has_text="13:20")).to_have_count(1)
