@@ -49,7 +49,9 @@ class Provider(Editable, table=True):
     specialty: str | None = Field(default=None, max_length=120)
     color: str = Field(default="#3b82f6", max_length=16)
     is_active: bool = Field(default=True)
-    kind: str = Field(default="doctor", max_length=16, sa_column_kwargs={"server_default": "doctor"})
+    kind: str = Field(
+        default="doctor", max_length=16, sa_column_kwargs={"server_default": "doctor"}
+    )
     branch: str = Field(default="Main", max_length=80, sa_column_kwargs={"server_default": "Main"})
 
 
@@ -153,7 +155,9 @@ class Appointment(Editable, table=True):
     visit_type: str = Field(default="consultation", max_length=60)
     notes: str | None = Field(default=None)
     idempotency_key: str | None = Field(default=None, max_length=80)
-    booked_via: str = Field(default="staff", max_length=16, sa_column_kwargs={"server_default": "staff"})
+    booked_via: str = Field(
+        default="staff", max_length=16, sa_column_kwargs={"server_default": "staff"}
+    )
     cancel_reason: str | None = Field(default=None, max_length=300)
     status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

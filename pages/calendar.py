@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import reflex as rx
 from reflex.vars import ObjectVar
@@ -23,20 +23,27 @@ CALENDAR_CSS = {
 }
 
 
+# Typed views of dict state vars (mypy sees rx.Field[dict] as an array var otherwise).
+PATIENT = cast(ObjectVar[dict[str, str]], CalendarState.booking_patient)
+DETAIL = cast(ObjectVar[dict[str, Any]], CalendarState.detail)
+
+
 def _toolbar() -> rx.Component:
     return rx.flex(
         rx.button(
             rx.icon("chevron_left", size=16),
-            on_click=CalendarState.go(-1),
+            on_click=CalendarState.go(-1),  # type: ignore[operator]
             variant="soft",
             color_scheme="gray",
             aria_label="Previous",
             data_testid="cal-prev",
         ),
-        rx.button("Today", on_click=CalendarState.go_today, variant="soft", data_testid="cal-today"),
+        rx.button(
+            "Today", on_click=CalendarState.go_today, variant="soft", data_testid="cal-today"
+        ),
         rx.button(
             rx.icon("chevron_right", size=16),
-            on_click=CalendarState.go(1),
+            on_click=CalendarState.go(1),  # type: ignore[operator]
             variant="soft",
             color_scheme="gray",
             aria_label="Next",
@@ -57,10 +64,12 @@ def _toolbar() -> rx.Component:
 def _provider_chip(provider: ObjectVar[dict[str, Any]]) -> rx.Component:
     chosen = CalendarState.selected_providers.contains(provider["id"])
     return rx.button(
-        rx.box(width="10px", height="10px", border_radius="99px", background=provider["color"].to(str)),
+        rx.box(
+            width="10px", height="10px", border_radius="99px", background=provider["color"].to(str)
+        ),
         provider["name"].to(str),
         rx.cond(provider["kind"].to(str) == "room", rx.badge("room", size="1", variant="soft")),
-        on_click=CalendarState.toggle_provider(provider["id"].to(str)),
+        on_click=CalendarState.toggle_provider(provider["id"].to(str)),  # type: ignore[operator]
         variant=rx.cond(chosen, "solid", "outline"),
         color_scheme=rx.cond(chosen, "teal", "gray"),
         size="2",
@@ -76,7 +85,12 @@ def _column(column: ObjectVar[dict[str, Any]]) -> rx.Component:
     # position:fixed drag mirror and its hit testing land in the wrong place.
     return rx.box(
         rx.flex(
-            rx.box(width="10px", height="10px", border_radius="99px", background=column["color"].to(str)),
+            rx.box(
+                width="10px",
+                height="10px",
+                border_radius="99px",
+                background=column["color"].to(str),
+            ),
             rx.text(column["name"].to(str), weight="bold", size="2"),
             align="center",
             spacing="2",
@@ -91,7 +105,7 @@ def _column(column: ObjectVar[dict[str, Any]]) -> rx.Component:
             selectable=CalendarState.can_book,
             editable=CalendarState.can_move,
             height="680px",
-            select=lambda start, end: CalendarState.select_range(pid, start, end),
+            select=lambda start, end: CalendarState.select_range(pid, start, end),  # type: ignore[operator]
             event_drop=CalendarState.move_event,
             event_resize=CalendarState.move_event,
             event_click=CalendarState.open_detail,
@@ -138,14 +152,18 @@ def _patient_result(row: ObjectVar[dict[str, Any]]) -> rx.Component:
         rx.flex(
             rx.text(row["name"].to(str), weight="medium", size="2"),
             rx.text(
-                row["mrn"].to(str) + " · " + row["birth_date"].to(str) + " · " + row["phone"].to(str),
+                row["mrn"].to(str)
+                + " · "
+                + row["birth_date"].to(str)
+                + " · "
+                + row["phone"].to(str),
                 size="1",
                 color_scheme="gray",
             ),
             direction="column",
             align="start",
         ),
-        on_click=CalendarState.pick_patient(row["id"].to(str)),
+        on_click=CalendarState.pick_patient(row["id"].to(str)),  # type: ignore[operator]
         variant="ghost",
         width="100%",
         justify="start",
@@ -159,20 +177,42 @@ def _new_patient_form() -> rx.Component:
     return rx.form(
         rx.flex(
             rx.flex(
-                rx.input(name="given_name", placeholder="Given name", required=True, data_testid="new-given"),
-                rx.input(name="family_name", placeholder="Family name", required=True, data_testid="new-family"),
+                rx.input(
+                    name="given_name",
+                    placeholder="Given name",
+                    required=True,
+                    data_testid="new-given",
+                ),
+                rx.input(
+                    name="family_name",
+                    placeholder="Family name",
+                    required=True,
+                    data_testid="new-family",
+                ),
                 spacing="2",
             ),
             rx.flex(
-                rx.input(name="birth_date", type="date", aria_label="Date of birth", data_testid="new-dob"),
+                rx.input(
+                    name="birth_date",
+                    type="date",
+                    aria_label="Date of birth",
+                    data_testid="new-dob",
+                ),
                 rx.input(name="phone", placeholder="Phone", data_testid="new-phone"),
                 spacing="2",
             ),
             rx.cond(
                 CalendarState.new_patient_error != "",
-                rx.text(CalendarState.new_patient_error, color_scheme="red", size="2", data_testid="new-patient-error"),
+                rx.text(
+                    CalendarState.new_patient_error,
+                    color_scheme="red",
+                    size="2",
+                    data_testid="new-patient-error",
+                ),
             ),
-            rx.button("Add patient", type="submit", variant="soft", data_testid="new-patient-submit"),
+            rx.button(
+                "Add patient", type="submit", variant="soft", data_testid="new-patient-submit"
+            ),
             direction="column",
             spacing="2",
         ),
@@ -187,9 +227,14 @@ def _patient_picker() -> rx.Component:
         rx.flex(
             rx.icon("user_check", size=18, color=rx.color("accent", 10)),
             rx.flex(
-                rx.text(CalendarState.booking_patient["name"], weight="bold", size="2", data_testid="booking-patient"),
                 rx.text(
-                    CalendarState.booking_patient["mrn"] + " · " + CalendarState.booking_patient["birth_date"],
+                    PATIENT["name"],
+                    weight="bold",
+                    size="2",
+                    data_testid="booking-patient",
+                ),
+                rx.text(
+                    PATIENT["mrn"] + " · " + PATIENT["birth_date"],
                     size="1",
                     color_scheme="gray",
                 ),
@@ -246,7 +291,7 @@ def _patient_picker() -> rx.Component:
 def _alternative(alt: ObjectVar[dict[str, str]]) -> rx.Component:
     return rx.button(
         alt["label"],
-        on_click=CalendarState.choose_alternative(alt["starts_at"], alt["ends_at"]),
+        on_click=CalendarState.choose_alternative(alt["starts_at"], alt["ends_at"]),  # type: ignore[operator]
         variant="outline",
         size="1",
         data_testid="alternative",
@@ -257,7 +302,9 @@ def _booking_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Book appointment"),
-            rx.dialog.description(CalendarState.booking_label, size="2", data_testid="booking-when"),
+            rx.dialog.description(
+                CalendarState.booking_label, size="2", data_testid="booking-when"
+            ),
             rx.flex(
                 rx.text("Patient", size="2", weight="medium"),
                 _patient_picker(),
@@ -290,7 +337,11 @@ def _booking_dialog() -> rx.Component:
                             rx.text(CalendarState.booking_error, data_testid="booking-error"),
                             rx.cond(
                                 CalendarState.alternatives.length() > 0,
-                                rx.flex(rx.foreach(CalendarState.alternatives, _alternative), spacing="2", wrap="wrap"),
+                                rx.flex(
+                                    rx.foreach(CalendarState.alternatives, _alternative),
+                                    spacing="2",
+                                    wrap="wrap",
+                                ),
                             ),
                             rx.cond(
                                 CalendarState.booking_error_code == "OUTSIDE_AVAILABILITY",
@@ -336,7 +387,17 @@ def _history_row(row: ObjectVar[dict[str, str]]) -> rx.Component:
     return rx.flex(
         rx.text(row["at"], size="1", color_scheme="gray", min_width="90px"),
         rx.text(
-            row["action"] + " " + row["from_status"] + " → " + row["to_status"] + " " + row["old"] + " → " + row["new"] + " " + row["reason"],
+            row["action"]
+            + " "
+            + row["from_status"]
+            + " → "
+            + row["to_status"]
+            + " "
+            + row["old"]
+            + " → "
+            + row["new"]
+            + " "
+            + row["reason"],
             size="1",
         ),
         spacing="2",
@@ -344,12 +405,16 @@ def _history_row(row: ObjectVar[dict[str, str]]) -> rx.Component:
 
 
 def _detail_dialog() -> rx.Component:
-    detail = CalendarState.detail
+    detail = DETAIL
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(detail["patient_name"].to(str)),
             rx.dialog.description(
-                detail["mrn"].to(str) + " · " + detail["label"].to(str) + " · " + detail["provider_name"].to(str),
+                detail["mrn"].to(str)
+                + " · "
+                + detail["label"].to(str)
+                + " · "
+                + detail["provider_name"].to(str),
                 size="2",
             ),
             rx.flex(
@@ -362,22 +427,39 @@ def _detail_dialog() -> rx.Component:
                 rx.cond(detail["notes"].to(str) != "", rx.text(detail["notes"].to(str), size="2")),
                 rx.cond(
                     detail["cancel_reason"].to(str) != "",
-                    rx.text("Cancelled: " + detail["cancel_reason"].to(str), size="2", color_scheme="red"),
+                    rx.text(
+                        "Cancelled: " + detail["cancel_reason"].to(str),
+                        size="2",
+                        color_scheme="red",
+                    ),
                 ),
                 rx.cond(
                     CalendarState.detail_error != "",
-                    rx.callout(CalendarState.detail_error, icon="triangle_alert", color_scheme="red", data_testid="detail-error"),
+                    rx.callout(
+                        CalendarState.detail_error,
+                        icon="triangle_alert",
+                        color_scheme="red",
+                        data_testid="detail-error",
+                    ),
                 ),
                 rx.flex(
                     rx.foreach(
                         CalendarState.detail_actions,
                         lambda a: rx.button(
-                            a["label"], on_click=CalendarState.transition(a["to"]), variant="soft", data_testid="detail-action"
+                            a["label"],
+                            on_click=CalendarState.transition(a["to"]),  # type: ignore[operator]
+                            variant="soft",
+                            data_testid="detail-action",
                         ),
                     ),
                     rx.cond(
-                        CalendarState.detail["allowed"].to(list[str]).contains("cancelled"),
-                        rx.button("Cancel…", on_click=CalendarState.toggle_cancel, variant="soft", color_scheme="red"),
+                        DETAIL["allowed"].to(list[str]).contains("cancelled"),
+                        rx.button(
+                            "Cancel…",
+                            on_click=CalendarState.toggle_cancel,
+                            variant="soft",
+                            color_scheme="red",
+                        ),
                     ),
                     spacing="2",
                     wrap="wrap",
@@ -386,15 +468,30 @@ def _detail_dialog() -> rx.Component:
                     CalendarState.cancel_open,
                     rx.form(
                         rx.flex(
-                            rx.input(name="reason", placeholder="Reason (required)", required=True, flex="1", data_testid="cancel-reason"),
-                            rx.button("Cancel appointment", type="submit", color_scheme="red", data_testid="cancel-submit"),
+                            rx.input(
+                                name="reason",
+                                placeholder="Reason (required)",
+                                required=True,
+                                flex="1",
+                                data_testid="cancel-reason",
+                            ),
+                            rx.button(
+                                "Cancel appointment",
+                                type="submit",
+                                color_scheme="red",
+                                data_testid="cancel-submit",
+                            ),
                             spacing="2",
                         ),
                         on_submit=CalendarState.cancel_appointment,
                     ),
                 ),
                 rx.text("History", size="2", weight="medium"),
-                rx.flex(rx.foreach(CalendarState.detail_history, _history_row), direction="column", spacing="1"),
+                rx.flex(
+                    rx.foreach(CalendarState.detail_history, _history_row),
+                    direction="column",
+                    spacing="1",
+                ),
                 rx.flex(
                     rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
                     justify="end",
@@ -416,7 +513,13 @@ def _calendars() -> rx.Component:
         rx.flex(rx.foreach(CalendarState.providers, _provider_chip), spacing="2", wrap="wrap"),
         rx.cond(
             CalendarState.flash != "",
-            rx.callout(CalendarState.flash, icon="circle_check", color_scheme="green", size="1", data_testid="calendar-flash"),
+            rx.callout(
+                CalendarState.flash,
+                icon="circle_check",
+                color_scheme="green",
+                size="1",
+                data_testid="calendar-flash",
+            ),
         ),
         rx.flex(
             rx.foreach(CalendarState.columns, _column),
@@ -440,11 +543,19 @@ def calendar_page() -> rx.Component:
         page_header(
             "Calendar",
             rx.flex(
-                rx.text(CalendarState.range_label, size="2", weight="medium", data_testid="range-label"),
+                rx.text(
+                    CalendarState.range_label, size="2", weight="medium", data_testid="range-label"
+                ),
                 rx.text("· times in " + CalendarState.timezone, size="1", color_scheme="gray"),
                 rx.cond(
                     CalendarState.live,
-                    rx.badge(rx.icon("radio", size=12), "Live", color_scheme="green", variant="soft", data_testid="live-badge"),
+                    rx.badge(
+                        rx.icon("radio", size=12),
+                        "Live",
+                        color_scheme="green",
+                        variant="soft",
+                        data_testid="live-badge",
+                    ),
                 ),
                 spacing="2",
                 align="center",

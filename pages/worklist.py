@@ -86,7 +86,7 @@ def _appointment(item: ObjectVar[dict[str, Any]]) -> rx.Component:
                     item["actions"].to(list[dict[str, str]]),
                     lambda action: rx.button(
                         action["label"],
-                        on_click=WorklistState.advance(
+                        on_click=WorklistState.advance(  # type: ignore[operator]
                             item["id"].to(str), action["to"], item["version"].to(int)
                         ),
                         loading=WorklistState.busy_id == item["id"].to(str),

@@ -379,8 +379,12 @@ class CalendarState(AppState):
         with session_scope(clinic_id=actor.clinic_id) as session:
             zone = clinic_zone(session, actor.clinic_id)
         try:
-            self.booking_start = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(zone).isoformat()
-            self.booking_end = datetime.fromisoformat(end.replace("Z", "+00:00")).astimezone(zone).isoformat()
+            self.booking_start = (
+                datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(zone).isoformat()
+            )
+            self.booking_end = (
+                datetime.fromisoformat(end.replace("Z", "+00:00")).astimezone(zone).isoformat()
+            )
         except ValueError:
             return
         self._fit_visit_length(actor, keep_range=True)
@@ -439,7 +443,11 @@ class CalendarState(AppState):
             self.flash = f"Moved {view.patient_name} to {view.label}"
         except AppError as exc:
             alternatives = exc.details.get("alternatives") or []
-            hint = f" Next free: {', '.join(a['label'] for a in alternatives)}." if alternatives else ""
+            hint = (
+                f" Next free: {', '.join(a['label'] for a in alternatives)}."
+                if alternatives
+                else ""
+            )
             self.error_message = (exc.message + hint)[:300]
         self._load_events(actor)  # a new events array: FullCalendar reverts a refused drag
 

@@ -52,15 +52,33 @@ def build_world(
     doctor_user, doctor = _staff(session, clinic, "doctor", "Dr. Test Provider")
     _user, reception = _staff(session, clinic, "receptionist", "Rita Desk")
     _user, accountant = _staff(session, clinic, "accountant", "Al Books")
-    provider = Provider(clinic_id=clinic.id, user_id=doctor_user.id, display_name="Dr. Test Provider")
+    provider = Provider(
+        clinic_id=clinic.id, user_id=doctor_user.id, display_name="Dr. Test Provider"
+    )
     session.add(provider)
-    session.add(VisitType(clinic_id=clinic.id, code="consultation", name="Consultation", duration_minutes=20))
-    session.add(VisitType(clinic_id=clinic.id, code="long", name="Long visit", duration_minutes=40, portal_bookable=True))
+    session.add(
+        VisitType(
+            clinic_id=clinic.id, code="consultation", name="Consultation", duration_minutes=20
+        )
+    )
+    session.add(
+        VisitType(
+            clinic_id=clinic.id,
+            code="long",
+            name="Long visit",
+            duration_minutes=40,
+            portal_bookable=True,
+        )
+    )
     session.flush()
     for weekday, start, end in hours or tuple((d, time(9), time(17)) for d in range(5)):
         session.add(
             AvailabilityTemplate(
-                clinic_id=clinic.id, provider_id=provider.id, weekday=weekday, start_time=start, end_time=end
+                clinic_id=clinic.id,
+                provider_id=provider.id,
+                weekday=weekday,
+                start_time=start,
+                end_time=end,
             )
         )
     patient = Patient(

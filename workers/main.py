@@ -61,8 +61,8 @@ def run_worker(*, burst: bool = False) -> None:
     """Work the configured queue until stopped (or until it is empty when ``burst``).
 
     Sweeps once at start, then every ~30 s in a background thread; another thread queues the
-    periodic scheduling job (reminders, no-shows) once per ``scheduling_tick_seconds``. The RQ scheduler runs with
-    the worker so delayed retries (the backoff) are moved to the queue when due.
+    periodic scheduling job (reminders, no-shows) once per ``scheduling_tick_seconds``. The RQ
+    scheduler runs with the worker so delayed retries (the backoff) are moved to the queue when due.
     """
     settings = get_settings()
     sweep_once()
@@ -72,7 +72,9 @@ def run_worker(*, burst: bool = False) -> None:
     )
     sweeper.start()
     tick_once()
-    ticker = threading.Thread(target=_tick_forever, args=(stop,), name="scheduling-tick", daemon=True)
+    ticker = threading.Thread(
+        target=_tick_forever, args=(stop,), name="scheduling-tick", daemon=True
+    )
     ticker.start()
     try:
         queue = Queue(settings.rq_queue, connection=get_redis())

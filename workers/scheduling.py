@@ -45,7 +45,9 @@ def queue_tick(now: float | None = None) -> bool:
     period = settings.scheduling_tick_seconds
     bucket = int((now if now is not None else time.time()) // period)
     redis = get_redis()
-    claimed = redis.set(f"{settings.rq_queue}:scheduling-tick:{bucket}", "1", nx=True, ex=period * 2)
+    claimed = redis.set(
+        f"{settings.rq_queue}:scheduling-tick:{bucket}", "1", nx=True, ex=period * 2
+    )
     if not claimed:
         return False
     Queue(settings.rq_queue, connection=redis).enqueue(

@@ -24,8 +24,9 @@ _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;background:#f1f5f9;margin:0;
 color:#0f172a}main{max-width:440px;margin:48px auto;background:#fff;border-radius:12px;padding:28px;
 box-shadow:0 1px 3px rgba(0,0,0,.1)}h1{font-size:20px;margin:0 0 12px}p{line-height:1.5}
-.when{font-size:18px;font-weight:600}.status{display:inline-block;padding:2px 10px;border-radius:99px;
-background:#e2e8f0;font-size:13px}form{display:inline}button{font-size:16px;padding:10px 18px;
+.when{font-size:18px;font-weight:600}
+.status{display:inline-block;padding:2px 10px;border-radius:99px;background:#e2e8f0;font-size:13px}
+form{display:inline}button{font-size:16px;padding:10px 18px;
 border-radius:8px;border:0;margin:16px 8px 0 0;cursor:pointer}.ok{background:#0d9488;color:#fff}
 .cancel{background:#fee2e2;color:#991b1b}.note{color:#475569;font-size:14px}
 """
@@ -40,7 +41,9 @@ def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
         f"<body><main data-testid='appointment-link'>{body}</main></body></html>"
     )
     return HTMLResponse(
-        document, status_code=status_code, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        document,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
 
 
@@ -63,7 +66,8 @@ def _render(view: LinkView, notice: str = "") -> HTMLResponse:
     body = (
         f"<h1>{e(view.clinic_name)}</h1>"
         + (f"<p data-testid='notice'><strong>{e(notice)}</strong></p>" if notice else "")
-        + f"<p>Hello {e(view.patient_first_name)}, your appointment with {e(view.provider_name)}:</p>"
+        + f"<p>Hello {e(view.patient_first_name)}, "
+        + f"your appointment with {e(view.provider_name)}:</p>"
         + f"<p class='when'>{e(view.when)}</p>"
         + f"<p>Status: <span class='status' data-testid='status'>{e(view.status_label)}</span></p>"
         + buttons

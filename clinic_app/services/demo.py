@@ -124,7 +124,10 @@ def _demo_schedule(session: Session, clinic: Clinic, doctor: Provider, today: da
             )
         )
     second = Provider(
-        clinic_id=clinic.id, display_name="Dr. Jonas Weber", specialty="Paediatrics", color="#7c3aed"
+        clinic_id=clinic.id,
+        display_name="Dr. Jonas Weber",
+        specialty="Paediatrics",
+        color="#7c3aed",
     )
     room = Provider(
         clinic_id=clinic.id, display_name="Procedure room", kind="room", color="#64748b"

@@ -185,9 +185,7 @@ def list_providers(
         statement = statement.where(Provider.branch == branch)
     if not include_rooms:
         statement = statement.where(Provider.kind == "doctor")
-    rows = session.exec(
-        statement.order_by(col(Provider.kind), col(Provider.display_name))
-    ).all()
+    rows = session.exec(statement.order_by(col(Provider.kind), col(Provider.display_name))).all()
     return [
         ProviderView(
             id=str(p.id),
@@ -228,7 +226,9 @@ def list_visit_types(
         .order_by(col(VisitType.name))
     ).all()
     if not rows:
-        return [VisitTypeView("consultation", "Consultation", DEFAULT_VISIT_MINUTES, "#0d9488", False)]
+        return [
+            VisitTypeView("consultation", "Consultation", DEFAULT_VISIT_MINUTES, "#0d9488", False)
+        ]
     return [
         VisitTypeView(v.code, v.name, v.duration_minutes, v.color, v.portal_bookable) for v in rows
     ]
@@ -939,7 +939,14 @@ def reschedule_appointment(
                 exclude=appointment.id,
             ) from None
         raise
-    _event(session, appointment, actor_user_id=actor.user_id, action="reschedule", old=old, new=(start, end))
+    _event(
+        session,
+        appointment,
+        actor_user_id=actor.user_id,
+        action="reschedule",
+        old=old,
+        new=(start, end),
+    )
     audit.record(
         session,
         action="appointment.reschedule",

@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
-from clinic_app.services.scheduling import TRANSITIONS
-
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.services.scheduling import TRANSITIONS
 from models import Appointment, Clinic, Patient, Provider
 
 # Display order of the groups: who needs attention first.

@@ -9,7 +9,7 @@ few plain strings/numbers the server needs from FullCalendar's info object.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import reflex as rx
 from reflex.vars.base import Var
@@ -92,19 +92,21 @@ class FullCalendar(rx.NoSSRComponent):
     event_time_format: rx.Var[dict[str, Any]]
     event_overlap: rx.Var[bool]
 
-    select: rx.EventHandler[_range_spec]
-    date_click: rx.EventHandler[_date_spec]
-    event_drop: rx.EventHandler[_change_spec]
-    event_resize: rx.EventHandler[_change_spec]
-    event_click: rx.EventHandler[_click_spec]
-    dates_set: rx.EventHandler[_dates_spec]
+    select: rx.EventHandler[_range_spec]  # type: ignore[type-arg,valid-type]
+    date_click: rx.EventHandler[_date_spec]  # type: ignore[type-arg,valid-type]
+    event_drop: rx.EventHandler[_change_spec]  # type: ignore[type-arg,valid-type]
+    event_resize: rx.EventHandler[_change_spec]  # type: ignore[type-arg,valid-type]
+    event_click: rx.EventHandler[_click_spec]  # type: ignore[type-arg,valid-type]
+    dates_set: rx.EventHandler[_dates_spec]  # type: ignore[type-arg,valid-type]
 
-    def add_imports(self) -> dict[str, list[ImportVar]]:
+    def add_imports(self) -> dict[str, list[ImportVar]]:  # type: ignore[override]
         return {lib: [ImportVar(tag=tag, is_default=True)] for lib, tag in PLUGINS.items()}
 
     @classmethod
-    def create(cls, *children: Any, **props: Any) -> rx.Component:
-        props.setdefault("plugins", Var(_js_expr="[timeGridPlugin, interactionPlugin, luxonPlugin]"))
+    def create(cls, *children: Any, **props: Any) -> FullCalendar:
+        props.setdefault(
+            "plugins", Var(_js_expr="[timeGridPlugin, interactionPlugin, luxonPlugin]")
+        )
         props.setdefault("header_toolbar", False)
         props.setdefault("all_day_slot", False)
         props.setdefault("now_indicator", True)
@@ -114,10 +116,16 @@ class FullCalendar(rx.NoSSRComponent):
         props.setdefault("slot_min_time", "07:00:00")
         props.setdefault("slot_max_time", "20:00:00")
         props.setdefault("scroll_time", "08:00:00")
-        props.setdefault("day_header_format", {"weekday": "short", "day": "numeric", "month": "short"})
-        props.setdefault("slot_label_format", {"hour": "2-digit", "minute": "2-digit", "hour12": False})
-        props.setdefault("event_time_format", {"hour": "2-digit", "minute": "2-digit", "hour12": False})
-        return super().create(*children, **props)
+        props.setdefault(
+            "day_header_format", {"weekday": "short", "day": "numeric", "month": "short"}
+        )
+        props.setdefault(
+            "slot_label_format", {"hour": "2-digit", "minute": "2-digit", "hour12": False}
+        )
+        props.setdefault(
+            "event_time_format", {"hour": "2-digit", "minute": "2-digit", "hour12": False}
+        )
+        return cast(FullCalendar, super().create(*children, **props))
 
 
 fullcalendar = FullCalendar.create

@@ -1,4 +1,4 @@
-"""Calendar and worklist in the browser: book via the calendar, drag to move, live in another tab."""
+"""Calendar and worklist in the browser: book, drag to move, see it live in another context."""
 
 from __future__ import annotations
 
@@ -35,8 +35,12 @@ def _slot_point(page: Page, column: object, day: str, hhmm: str) -> tuple[float,
 def test_book_drag_and_see_it_live_in_another_context(
     browser: Browser, app_server: LocalServer
 ) -> None:
-    desk_context = browser.new_context(base_url=app_server.url, viewport={"width": 1400, "height": 1000})
-    doctor_context = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 900})
+    desk_context = browser.new_context(
+        base_url=app_server.url, viewport={"width": 1400, "height": 1000}
+    )
+    doctor_context = browser.new_context(
+        base_url=app_server.url, viewport={"width": 1280, "height": 900}
+    )
     try:
         desk_context.set_default_timeout(20_000)
         doctor_context.set_default_timeout(20_000)
@@ -88,7 +92,9 @@ def test_book_drag_and_see_it_live_in_another_context(
         desk.mouse.move(start_x, start_y)
         desk.mouse.down()
         for step in range(1, 21):  # a human-speed drag: FullCalendar tracks pointer moves
-            desk.mouse.move(start_x + (tx - start_x) * step / 20, start_y + (end_y - start_y) * step / 20)
+            desk.mouse.move(
+                start_x + (tx - start_x) * step / 20, start_y + (end_y - start_y) * step / 20
+            )
             desk.wait_for_timeout(25)
         desk.mouse.up()
         expect(desk.get_by_test_id("calendar-flash")).to_contain_text("Moved Maria Garcia")
@@ -99,7 +105,9 @@ def test_book_drag_and_see_it_live_in_another_context(
         # The doctor moves the patient along: Arrived is one click and shows on the calendar.
         card = items.filter(has_text="13:20")
         card.get_by_test_id("worklist-action").filter(has_text="Arrived").click()
-        expect(doctor.locator("[data-testid='worklist-item'][data-status='arrived']")).to_have_count(1)
+        expect(
+            doctor.locator("[data-testid='worklist-item'][data-status='arrived']")
+        ).to_have_count(1)
         expect(doctor.get_by_test_id("waiting-time")).to_have_count(1)
         desk.screenshot(path=str(app_server.data_dir.parent / "calendar.png"), full_page=True)
         doctor.screenshot(path=str(app_server.data_dir.parent / "worklist.png"), full_page=True)

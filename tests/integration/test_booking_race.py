@@ -6,11 +6,12 @@ import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlmodel import select
+
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.services.scheduling import NewBooking, book_appointment, reschedule_appointment
 from models import Appointment
-from sqlmodel import select
 from tests.scheduling_helpers import build_world
 
 THREADS = 50
@@ -60,7 +61,9 @@ def test_fifty_threads_book_one_slot_exactly_one_wins(app_env: str) -> None:
     assert results.count("ok") == 1, results
     assert results.count("APPOINTMENT_CONFLICT") == THREADS - 1, results
     with session_scope() as session:
-        rows = session.exec(select(Appointment).where(Appointment.clinic_id == world.clinic.id)).all()
+        rows = session.exec(
+            select(Appointment).where(Appointment.clinic_id == world.clinic.id)
+        ).all()
     assert len(rows) == 1
 
 
@@ -74,7 +77,9 @@ def test_concurrent_moves_onto_one_slot(app_env: str) -> None:
             view = book_appointment(
                 session,
                 actor=world.reception,
-                data=NewBooking(str(world.provider.id), str(world.patient.id), start + timedelta(hours=hour + 1)),
+                data=NewBooking(
+                    str(world.provider.id), str(world.patient.id), start + timedelta(hours=hour + 1)
+                ),
             )
             ids.append(view.id)
     barrier = threading.Barrier(len(ids))
@@ -85,8 +90,11 @@ def test_concurrent_moves_onto_one_slot(app_env: str) -> None:
         try:
             with session_scope(immediate=True) as session:
                 reschedule_appointment(
-                    session, actor=world.reception, appointment_id=appointment_id,
-                    expected_version=1, starts_at=start,
+                    session,
+                    actor=world.reception,
+                    appointment_id=appointment_id,
+                    expected_version=1,
+                    starts_at=start,
                 )
             results.append("ok")
         except AppError as exc:
@@ -117,8 +125,11 @@ def test_postgres_exclusion_constraint_refuses_overlap_written_directly(postgres
 
         def row(status: str, minutes: int) -> Appointment:
             return Appointment(
-                clinic_id=world.clinic.id, provider_id=world.provider.id, patient_id=world.patient.id,
-                starts_at=start + timedelta(minutes=minutes), ends_at=start + timedelta(minutes=minutes + 30),
+                clinic_id=world.clinic.id,
+                provider_id=world.provider.id,
+                patient_id=world.patient.id,
+                starts_at=start + timedelta(minutes=minutes),
+                ends_at=start + timedelta(minutes=minutes + 30),
                 status=status,
             )
 
@@ -127,10 +138,12 @@ def test_postgres_exclusion_constraint_refuses_overlap_written_directly(postgres
         session.add(row("cancelled", 10))  # inactive rows may overlap
         session.add(row("scheduled", 30))  # touching is fine ([) ranges)
         session.flush()
-        with pytest.raises(IntegrityError, match="ex_appointments_no_overlap"):
-            with session.begin_nested():
-                session.add(row("confirmed", 15))
-                session.flush()
+        with (
+            pytest.raises(IntegrityError, match="ex_appointments_no_overlap"),
+            session.begin_nested(),
+        ):
+            session.add(row("confirmed", 15))
+            session.flush()
     finally:
         session.close()
         transaction.rollback()

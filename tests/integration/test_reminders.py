@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from clinic_app import jobs
 from clinic_app.api.routes import build_api
 from clinic_app.db import session_scope
+from clinic_app.errors import AppError
 from clinic_app.services.reminders import mark_no_shows, parse_offsets, send_due_reminders
 from clinic_app.settings import get_settings
 from models import Appointment, AuditEvent, Notification, SchedulingPolicy
@@ -31,7 +32,9 @@ def queue(app_env: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     client.close()
 
 
-def _world_with_appointment(starts_in: timedelta, status: str = "scheduled") -> tuple[World, Appointment]:
+def _world_with_appointment(
+    starts_in: timedelta, status: str = "scheduled"
+) -> tuple[World, Appointment]:
     with session_scope() as session:
         world = build_world(session)
         start = datetime.now(UTC).replace(microsecond=0) + starts_in
@@ -54,7 +57,7 @@ def _outbox(channel: str) -> list[dict[str, object]]:
 
 def test_offsets_parse() -> None:
     assert parse_offsets("2, 24h;48") == [48, 24, 2]
-    with pytest.raises(Exception):
+    with pytest.raises(AppError):
         parse_offsets("soon")
 
 
@@ -66,7 +69,9 @@ def test_tick_job_twice_sends_one_reminder_with_links(queue: Queue) -> None:
     assert queue_tick(now=datetime.now(UTC).timestamp() + 3600) is True  # a later period
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     with session_scope() as session:
-        rows = session.exec(select(Notification).where(Notification.purpose == "appointment_reminder")).all()
+        rows = session.exec(
+            select(Notification).where(Notification.purpose == "appointment_reminder")
+        ).all()
     assert len(rows) == 1
     assert rows[0].dedupe_key.startswith(f"reminder:{appointment.id}:24h:")
     sent = _outbox("sms")
@@ -131,11 +136,17 @@ def test_nightly_no_show_follows_clinic_policy(app_env: str) -> None:
     with session_scope() as session:
         start = datetime.now(UTC) - timedelta(days=2, hours=-1)
         confirmed = Appointment(
-            clinic_id=world.clinic.id, provider_id=world.provider.id, patient_id=world.patient.id,
-            starts_at=start, ends_at=start + timedelta(minutes=20), status="confirmed",
+            clinic_id=world.clinic.id,
+            provider_id=world.provider.id,
+            patient_id=world.patient.id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=20),
+            status="confirmed",
         )
         today = Appointment(
-            clinic_id=world.clinic.id, provider_id=world.provider.id, patient_id=world.patient.id,
+            clinic_id=world.clinic.id,
+            provider_id=world.provider.id,
+            patient_id=world.patient.id,
             starts_at=datetime.now(UTC) + timedelta(minutes=5),
             ends_at=datetime.now(UTC) + timedelta(minutes=25),
         )

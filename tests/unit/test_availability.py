@@ -32,7 +32,9 @@ def _day(day: date, zone: ZoneInfo = BERLIN) -> tuple[datetime, datetime]:
 def test_weekly_hours_become_local_windows() -> None:
     monday = date(2027, 1, 4)
     start, end = _day(monday)
-    windows = working_windows([WeeklyHours(0, time(9), time(17))], [], zone=BERLIN, start=start, end=end)
+    windows = working_windows(
+        [WeeklyHours(0, time(9), time(17))], [], zone=BERLIN, start=start, end=end
+    )
     assert windows == [(_utc(2027, 1, 4, 8), _utc(2027, 1, 4, 16))]  # CET = UTC+1
 
 
@@ -75,7 +77,10 @@ def test_yesterdays_night_session_shows_on_the_next_day() -> None:
 def test_dst_fall_back_day_is_wall_clock_too() -> None:
     # 2027-10-31: 03:00 CEST → 02:00 CET.
     windows = working_windows(
-        [WeeklyHours(6, time(9), time(17))], [], zone=BERLIN, start=_day(date(2027, 10, 31))[0],
+        [WeeklyHours(6, time(9), time(17))],
+        [],
+        zone=BERLIN,
+        start=_day(date(2027, 10, 31))[0],
         end=_day(date(2027, 10, 31))[1],
     )
     assert windows == [(_utc(2027, 10, 31, 8), _utc(2027, 10, 31, 16))]
@@ -106,7 +111,9 @@ def test_validity_dates_limit_a_template() -> None:
 def test_free_slots_skip_busy_and_past() -> None:
     window = [(_utc(2027, 1, 4, 8), _utc(2027, 1, 4, 10))]
     busy = [(_utc(2027, 1, 4, 8, 20), _utc(2027, 1, 4, 8, 50))]
-    slots = free_slots(window, busy, length=timedelta(minutes=20), not_before=_utc(2027, 1, 4, 8, 1))
+    slots = free_slots(
+        window, busy, length=timedelta(minutes=20), not_before=_utc(2027, 1, 4, 8, 1)
+    )
     starts = [s.strftime("%H:%M") for s, _ in slots]
     assert starts == ["09:00", "09:20", "09:40"]  # 08:00 past, 08:20/08:40 busy
     with pytest.raises(ValueError):

@@ -40,7 +40,9 @@ def world(session: Session) -> World:
     return build_world(session)
 
 
-def _book(world: World, session: Session, start: str, key: str | None = None, **kw: object) -> object:
+def _book(
+    world: World, session: Session, start: str, key: str | None = None, **kw: object
+) -> object:
     return book_appointment(
         session,
         actor=world.reception,
@@ -137,18 +139,27 @@ def test_slot_search_honours_bookings_and_holidays(session: Session, world: Worl
         )
 
 
-def test_reschedule_checks_version_conflicts_and_keeps_history(session: Session, world: World) -> None:
+def test_reschedule_checks_version_conflicts_and_keeps_history(
+    session: Session, world: World
+) -> None:
     monday = next_monday()
     booked = _book(world, session, at(monday, 9))
     other = _book(world, session, at(monday, 10))
     moved = reschedule_appointment(
-        session, actor=world.reception, appointment_id=booked.id, expected_version=1,  # type: ignore[attr-defined]
-        starts_at=at(monday, 11), ends_at=at(monday, 11, 40),
+        session,
+        actor=world.reception,
+        appointment_id=booked.id,
+        expected_version=1,  # type: ignore[attr-defined]
+        starts_at=at(monday, 11),
+        ends_at=at(monday, 11, 40),
     )
     assert moved.version == 2 and moved.label.endswith("11:00–11:40")
     with pytest.raises(AppError) as caught:  # the stale version 1 again
         reschedule_appointment(
-            session, actor=world.doctor, appointment_id=booked.id, expected_version=1,  # type: ignore[attr-defined]
+            session,
+            actor=world.doctor,
+            appointment_id=booked.id,
+            expected_version=1,  # type: ignore[attr-defined]
             starts_at=at(monday, 12),
         )
     assert caught.value.code == "VERSION_CONFLICT"
@@ -156,7 +167,10 @@ def test_reschedule_checks_version_conflicts_and_keeps_history(session: Session,
     assert caught.value.details["changed_by"] == "Rita Desk"
     with pytest.raises(AppError) as caught:  # onto the other appointment
         reschedule_appointment(
-            session, actor=world.reception, appointment_id=booked.id, expected_version=2,  # type: ignore[attr-defined]
+            session,
+            actor=world.reception,
+            appointment_id=booked.id,
+            expected_version=2,  # type: ignore[attr-defined]
             starts_at=at(monday, 10, 10),
         )
     assert caught.value.code == "APPOINTMENT_CONFLICT"
@@ -172,8 +186,12 @@ def test_lifecycle_transitions_and_illegal_ones(session: Session, world: World) 
     version = 1
     for step in ("arrived", "ready", "in_consultation", "completed"):
         view = transition_appointment(
-            session, actor=world.doctor, appointment_id=appt.id, to_status=step,  # type: ignore[attr-defined]
-            expected_version=version, idempotency_key=f"k-{step}",
+            session,
+            actor=world.doctor,
+            appointment_id=appt.id,
+            to_status=step,  # type: ignore[attr-defined]
+            expected_version=version,
+            idempotency_key=f"k-{step}",
         )
         version = view.version
         assert view.status == step
@@ -181,19 +199,35 @@ def test_lifecycle_transitions_and_illegal_ones(session: Session, world: World) 
     assert row is not None and row.arrived_at and row.started_at and row.completed_at
     with pytest.raises(AppError) as caught:
         transition_appointment(
-            session, actor=world.doctor, appointment_id=appt.id, to_status="arrived",  # type: ignore[attr-defined]
+            session,
+            actor=world.doctor,
+            appointment_id=appt.id,
+            to_status="arrived",  # type: ignore[attr-defined]
             expected_version=version,
         )
     assert caught.value.code == "ILLEGAL_TRANSITION"
     # A repeated idempotency key is a no-op, even with the old version.
     again = transition_appointment(
-        session, actor=world.doctor, appointment_id=appt.id, to_status="completed",  # type: ignore[attr-defined]
-        expected_version=1, idempotency_key="k-completed",
+        session,
+        actor=world.doctor,
+        appointment_id=appt.id,
+        to_status="completed",  # type: ignore[attr-defined]
+        expected_version=1,
+        idempotency_key="k-completed",
     )
     assert again.version == version
-    events = session.exec(select(AppointmentEvent).where(AppointmentEvent.appointment_id == uuid.UUID(appt.id))).all()  # type: ignore[attr-defined]
+    events = session.exec(
+        select(AppointmentEvent).where(AppointmentEvent.appointment_id == uuid.UUID(appt.id))
+    ).all()  # type: ignore[attr-defined]
     assert len(events) == 5
-    assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "appointment.completed")).all()) == 1
+    assert (
+        len(
+            session.exec(
+                select(AuditEvent).where(AuditEvent.action == "appointment.completed")
+            ).all()
+        )
+        == 1
+    )
 
 
 def test_cancel_needs_a_reason_and_frees_the_slot(session: Session, world: World) -> None:
@@ -201,12 +235,20 @@ def test_cancel_needs_a_reason_and_frees_the_slot(session: Session, world: World
     appt = _book(world, session, at(monday, 9))
     with pytest.raises(AppError) as caught:
         transition_appointment(
-            session, actor=world.reception, appointment_id=appt.id, to_status="cancelled", expected_version=1  # type: ignore[attr-defined]
+            session,
+            actor=world.reception,
+            appointment_id=appt.id,
+            to_status="cancelled",
+            expected_version=1,  # type: ignore[attr-defined]
         )
     assert caught.value.code == "VALIDATION"
     cancelled = transition_appointment(
-        session, actor=world.reception, appointment_id=appt.id, to_status="cancelled",  # type: ignore[attr-defined]
-        expected_version=1, reason="Patient called",
+        session,
+        actor=world.reception,
+        appointment_id=appt.id,
+        to_status="cancelled",  # type: ignore[attr-defined]
+        expected_version=1,
+        reason="Patient called",
     )
     assert cancelled.cancel_reason == "Patient called"
     assert _book(world, session, at(monday, 9)).status == "scheduled"  # type: ignore[attr-defined]
@@ -216,20 +258,26 @@ def test_permissions_and_clinic_scoping(session: Session, world: World) -> None:
     monday = next_monday()
     with pytest.raises(Forbidden):
         book_appointment(
-            session, actor=world.accountant,
+            session,
+            actor=world.accountant,
             data=NewBooking(str(world.provider.id), str(world.patient.id), at(monday, 9)),
         )
     other = build_world(session)
     with pytest.raises(AppError) as caught:  # a provider of another clinic
         book_appointment(
-            session, actor=world.reception,
+            session,
+            actor=world.reception,
             data=NewBooking(str(other.provider.id), str(world.patient.id), at(monday, 9)),
         )
     assert caught.value.code == "NOT_FOUND"
     appt = _book(world, session, at(monday, 9))
     with pytest.raises(AppError) as caught:
         transition_appointment(
-            session, actor=other.reception, appointment_id=appt.id, to_status="arrived", expected_version=1  # type: ignore[attr-defined]
+            session,
+            actor=other.reception,
+            appointment_id=appt.id,
+            to_status="arrived",
+            expected_version=1,  # type: ignore[attr-defined]
         )
     assert caught.value.code == "NOT_FOUND"
 
@@ -238,8 +286,11 @@ def test_calendar_events_include_availability_and_status(session: Session, world
     monday = next_monday()
     _book(world, session, at(monday, 9))
     events = calendar_events(
-        session, actor=world.reception, provider_ids=[str(world.provider.id), "not-a-uuid"],
-        start=at(monday, 0), end=at(monday + timedelta(days=7), 0),
+        session,
+        actor=world.reception,
+        provider_ids=[str(world.provider.id), "not-a-uuid"],
+        start=at(monday, 0),
+        end=at(monday + timedelta(days=7), 0),
     )
     appointments = [e for e in events if e.get("display") != "background"]
     shading = [e for e in events if e.get("display") == "background"]
