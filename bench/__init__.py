@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 # name -> module with a `main() -> int`
 BENCHMARKS: dict[str, str] = {
     "events": "bench.event_roundtrip",
+    "scheduling": "bench.scheduling",
 }
 
 
