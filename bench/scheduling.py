@@ -24,7 +24,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 
 import sqlalchemy as sa
 
@@ -161,11 +162,10 @@ def _run(url: str, appointments: int) -> int:
     from clinic_app import migrations
     from clinic_app.db import get_engine, session_scope
     from clinic_app.errors import AppError
+    from clinic_app.redis_conn import get_redis
     from clinic_app.security.actor import Actor
     from clinic_app.services.scheduling import NewBooking, book_appointment, calendar_events
     from clinic_app.settings import get_settings
-
-    from clinic_app.redis_conn import get_redis
 
     for cached in (get_settings, get_engine, get_redis):
         cached.cache_clear()
@@ -304,7 +304,8 @@ def _run(url: str, appointments: int) -> int:
     print(
         f"booking throughput, distinct slots, {THROUGHPUT_THREADS} threads: "
         f"{len(jobs) - len(errors)} bookings in {elapsed:.2f} s = {rate:.0f}/s, "
-        f"{len(errors)} refused {sorted(set(errors))[:3]} (goal ≥ 500/s: {'met' if rate >= 500 else 'NOT met'})"
+        f"{len(errors)} refused {sorted(set(errors))[:3]} "
+        f"(goal ≥ 500/s: {'met' if rate >= 500 else 'NOT met'})"
     )
     good = ok == 1 and conflicts == RACE_THREADS - 1 and not errors
     return 0 if good else 1
