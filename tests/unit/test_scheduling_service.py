@@ -297,3 +297,36 @@ def test_calendar_events_include_availability_and_status(session: Session, world
     assert len(appointments) == 1 and appointments[0]["extendedProps"]["status"] == "scheduled"
     assert "Maria Garcia" in appointments[0]["title"]
     assert len(shading) == 5
+
+
+def test_worklist_scopes_waiting_time_and_actions(session: Session, world: World) -> None:
+    from clinic_app.services.worklist import todays_worklist
+    from models import Provider
+
+    today = datetime.now(BERLIN).date()
+    now = datetime.combine(today, time(12), tzinfo=BERLIN).astimezone(UTC)  # clinic noon
+    other = Provider(clinic_id=world.clinic.id, display_name="Dr. Other", branch="North")
+    session.add(other)
+    session.flush()
+    for provider, minutes in ((world.provider, 0), (other, 30)):
+        session.add(
+            Appointment(
+                clinic_id=world.clinic.id,
+                provider_id=provider.id,
+                patient_id=world.patient.id,
+                starts_at=now + timedelta(minutes=minutes),
+                ends_at=now + timedelta(minutes=minutes + 20),
+                status="arrived",
+                arrived_at=now - timedelta(minutes=42),
+            )
+        )
+    session.flush()
+    mine = todays_worklist(session, actor=world.doctor, now=now)
+    assert mine.scope == "mine" and mine.total == 1
+    item = mine.groups[0].items[0]
+    assert item.waiting == "42 min" and item.waiting_minutes == 42
+    assert [a["to"] for a in item.actions] == ["ready", "in_consultation"]
+    assert todays_worklist(session, actor=world.reception, now=now).scope == "clinic"
+    north = todays_worklist(session, actor=world.doctor, now=now, scope="branch", branch="North")
+    assert north.total == 1 and north.groups[0].items[0].provider_name == "Dr. Other"
+    assert set(north.branches) == {"Main", "North"}
