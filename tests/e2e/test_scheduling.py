@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from clinic_app.local_server import LocalServer
+from clinic_app.local_server import LocalServer, ServerStartError, local_server
 from clinic_app.services.demo import DEMO_PASSWORD
+
+
+@pytest.fixture(scope="module")
+def sched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """A server of its own: these tests book appointments that other pages' tests must not see."""
+    try:
+        with local_server(tmp_path_factory.mktemp("e2e-scheduling")) as server:
+            yield server
+    except ServerStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
 
 LIVE_SECONDS = 2.0
 
@@ -33,8 +46,9 @@ def _slot_point(page: Page, column: object, day: str, hhmm: str) -> tuple[float,
 
 
 def test_book_drag_and_see_it_live_in_another_context(
-    browser: Browser, app_server: LocalServer
+    browser: Browser, sched_server: LocalServer
 ) -> None:
+    app_server = sched_server
     desk_context = browser.new_context(
         base_url=app_server.url, viewport={"width": 1400, "height": 1000}
     )
@@ -137,8 +151,9 @@ def _submit(page: Page) -> None:
 
 
 def test_same_slot_from_two_desks_offers_next_free_times(
-    browser: Browser, app_server: LocalServer
+    browser: Browser, sched_server: LocalServer
 ) -> None:
+    app_server = sched_server
     contexts = [
         browser.new_context(base_url=app_server.url, viewport={"width": 1400, "height": 1000})
         for _ in range(2)
