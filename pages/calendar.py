@@ -49,6 +49,17 @@ def _toolbar() -> rx.Component:
             aria_label="Next",
             data_testid="cal-next",
         ),
+        rx.cond(
+            CalendarState.can_manage_availability,
+            rx.button(
+                rx.icon("calendar_off", size=16),
+                "Time off",
+                on_click=CalendarState.set_exception_open(True),  # type: ignore[operator]
+                variant="soft",
+                color_scheme="gray",
+                data_testid="time-off",
+            ),
+        ),
         rx.segmented_control.root(
             rx.segmented_control.item("Day", value="timeGridDay", data_testid="cal-view-day"),
             rx.segmented_control.item("Week", value="timeGridWeek", data_testid="cal-view-week"),
@@ -487,10 +498,14 @@ def _detail_dialog() -> rx.Component:
                     ),
                 ),
                 rx.text("History", size="2", weight="medium"),
-                rx.flex(
-                    rx.foreach(CalendarState.detail_history, _history_row),
-                    direction="column",
-                    spacing="1",
+                rx.cond(
+                    CalendarState.detail_history.length() > 0,
+                    rx.flex(
+                        rx.foreach(CalendarState.detail_history, _history_row),
+                        direction="column",
+                        spacing="1",
+                    ),
+                    rx.text("No changes recorded yet.", size="1", color_scheme="gray"),
                 ),
                 rx.flex(
                     rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray")),
@@ -505,6 +520,83 @@ def _detail_dialog() -> rx.Component:
         ),
         open=CalendarState.detail_open,
         on_open_change=CalendarState.set_detail_open,
+    )
+
+
+def _exception_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Time off, holidays and extra sessions"),
+            rx.dialog.description(
+                "Leave, holidays and blocked hours remove bookable time; an extra session adds "
+                "time. Times are in " + CalendarState.timezone + ".",
+                size="2",
+            ),
+            rx.form(
+                rx.flex(
+                    rx.text("Who", size="2", weight="medium"),
+                    rx.el.select(
+                        rx.el.option("Whole clinic (holiday)", value="all"),
+                        rx.foreach(
+                            CalendarState.providers,
+                            lambda p: rx.el.option(p["name"].to(str), value=p["id"].to(str)),
+                        ),
+                        name="provider_id",
+                        data_testid="exception-provider",
+                        style={"padding": "6px", "border_radius": "6px"},
+                    ),
+                    rx.text("What", size="2", weight="medium"),
+                    rx.el.select(
+                        rx.el.option("Leave", value="leave"),
+                        rx.el.option("Holiday", value="holiday"),
+                        rx.el.option("Blocked hours", value="blocked"),
+                        rx.el.option("Extra session", value="extra"),
+                        name="kind",
+                        data_testid="exception-kind",
+                        style={"padding": "6px", "border_radius": "6px"},
+                    ),
+                    rx.flex(
+                        rx.flex(
+                            rx.text("From", size="2", weight="medium"),
+                            rx.input(name="starts_at", type="datetime-local", required=True),
+                            direction="column",
+                            flex="1",
+                        ),
+                        rx.flex(
+                            rx.text("Until", size="2", weight="medium"),
+                            rx.input(name="ends_at", type="datetime-local", required=True),
+                            direction="column",
+                            flex="1",
+                        ),
+                        spacing="2",
+                    ),
+                    rx.input(name="note", placeholder="Note (optional)", max_length=200),
+                    rx.cond(
+                        CalendarState.exception_error != "",
+                        rx.callout(
+                            CalendarState.exception_error,
+                            icon="triangle_alert",
+                            color_scheme="red",
+                            data_testid="exception-error",
+                        ),
+                    ),
+                    rx.flex(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                        rx.button("Save", type="submit", data_testid="exception-submit"),
+                        justify="end",
+                        spacing="2",
+                    ),
+                    direction="column",
+                    spacing="2",
+                    margin_top="var(--space-3)",
+                ),
+                on_submit=CalendarState.add_time_off,
+                reset_on_submit=False,
+            ),
+            max_width="520px",
+        ),
+        open=CalendarState.exception_open,
+        on_open_change=CalendarState.set_exception_open,
     )
 
 
@@ -531,6 +623,7 @@ def _calendars() -> rx.Component:
         _legend(),
         _booking_dialog(),
         _detail_dialog(),
+        _exception_dialog(),
         direction="column",
         spacing="3",
         style=CALENDAR_CSS,

@@ -23,6 +23,7 @@ from clinic_app.security.permissions import can
 from clinic_app.services.patients import NewPatient, register_patient, search_patients
 from clinic_app.services.scheduling import (
     NewBooking,
+    add_exception,
     appointment_history,
     book_appointment,
     calendar_events,
@@ -30,6 +31,7 @@ from clinic_app.services.scheduling import (
     get_appointment,
     list_providers,
     list_visit_types,
+    parse_instant,
     reschedule_appointment,
     transition_appointment,
 )
@@ -101,6 +103,11 @@ class CalendarState(AppState):
     new_patient_error: rx.Field[str] = rx.field("")
     _booking_key: str = ""
 
+    # Time off / blocked hours / extra session dialog.
+    can_manage_availability: rx.Field[bool] = rx.field(False)
+    exception_open: rx.Field[bool] = rx.field(False)
+    exception_error: rx.Field[str] = rx.field("")
+
     # Appointment detail dialog.
     detail_open: rx.Field[bool] = rx.field(False)
     detail: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
@@ -150,6 +157,7 @@ class CalendarState(AppState):
             self.anchor = datetime.now(zone).date().isoformat()
         self.can_book = can(actor, "appointment:create")
         self.can_move = can(actor, "appointment:update")
+        self.can_manage_availability = can(actor, "availability:manage")
         self._load_events(actor)
         self.loaded = True
         return CalendarState.watch_live
@@ -451,6 +459,44 @@ class CalendarState(AppState):
             self.error_message = (exc.message + hint)[:300]
         self._load_events(actor)  # a new events array: FullCalendar reverts a refused drag
 
+    # ---- time off, holidays, blocked hours, extra sessions -----------------------------------
+
+    @rx.event
+    def set_exception_open(self, is_open: bool) -> None:
+        self._require("availability:manage" if is_open else "appointment:read")
+        self.exception_open = bool(is_open)
+        self.exception_error = ""
+
+    @rx.event
+    def add_time_off(self, form: dict[str, Any]) -> None:
+        """Leave / holiday / blocked hours / extra session from the dialog (clinic-local times)."""
+        actor = self._require("availability:manage")
+        provider = str(form.get("provider_id") or "")
+        kind = str(form.get("kind") or "")
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                zone = clinic_zone(session, actor.clinic_id)
+                start = str(form.get("starts_at") or "")
+                end = str(form.get("ends_at") or "")
+                if not start or not end:
+                    raise AppError("VALIDATION", "Give a start and an end.")
+                add_exception(
+                    session,
+                    actor=actor,
+                    kind=kind,
+                    provider_id=None if provider in ("", "all") else provider,
+                    starts_at=parse_instant(start, zone),
+                    ends_at=parse_instant(end, zone),
+                    note=str(form.get("note") or ""),
+                )
+        except AppError as exc:
+            self.exception_error = exc.message
+            return
+        self.exception_open = False
+        self.exception_error = ""
+        self.flash = "Working hours updated."
+        self._load_events(actor)
+
     # ---- detail and lifecycle ------------------------------------------------------------------
 
     @rx.event
@@ -467,10 +513,15 @@ class CalendarState(AppState):
         with session_scope(clinic_id=actor.clinic_id) as session:
             view = get_appointment(session, actor=actor, appointment_id=appointment_id)
             history = appointment_history(session, actor=actor, appointment_id=appointment_id)
-        self.detail = dataclasses.asdict(view)
-        allowed = view.allowed if can(actor, "appointment:transition") else []
-        self.detail_actions = [
-            {"to": to, "label": ACTION_LABELS.get(to, to)} for to in allowed if to != "cancelled"
+        detail = dataclasses.asdict(view)
+        names = {v["code"]: v["name"] for v in self.visit_types}
+        detail["visit_type"] = names.get(view.visit_type, view.visit_type.replace("_", " "))
+        self.detail = detail
+        allowed = set(view.allowed) if can(actor, "appointment:transition") else set()
+        self.detail_actions = [  # lifecycle order, cancel has its own button (needs a reason)
+            {"to": to, "label": label}
+            for to, label in ACTION_LABELS.items()
+            if to in allowed and to != "cancelled"
         ]
         self.detail_history = history
 

@@ -37,6 +37,7 @@ def _sign_in(page: Page, email: str) -> None:
 
 def _slot_point(page: Page, column: object, day: str, hhmm: str) -> tuple[float, float]:
     """Screen point of a time slot in the day column of one provider's calendar."""
+    expect(column.locator(".fc-timeGridDay-view")).to_have_count(1)  # type: ignore[attr-defined]
     lane = column.locator(f"td.fc-timegrid-slot-lane[data-time='{hhmm}:00']")  # type: ignore[attr-defined]
     lane.scroll_into_view_if_needed()
     day_col = column.locator(f"td.fc-timegrid-col[data-date='{day}']")  # type: ignore[attr-defined]
@@ -177,3 +178,36 @@ def test_same_slot_from_two_desks_offers_next_free_times(
     finally:
         for context in contexts:
             context.close()
+
+
+def test_time_off_removes_working_hours_shading(
+    browser: Browser, sched_server: LocalServer
+) -> None:
+    context = browser.new_context(
+        base_url=sched_server.url, viewport={"width": 1400, "height": 1000}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        _sign_in(page, "reception@demo.clinic")
+        page.goto("/calendar")
+        page.get_by_test_id("cal-view-week").click()
+        page.get_by_test_id("cal-next").click()
+        today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+        monday = today.fromordinal(today.toordinal() + 7 - today.weekday())
+        weber = page.locator("[data-testid='calendar-column']").filter(has_text="Dr. Jonas Weber")
+        expect(
+            weber.locator(f"td.fc-timegrid-col[data-date='{monday.isoformat()}']")
+        ).to_have_count(1)
+        shading = weber.locator(".fc-bg-event.availability")
+        expect(shading).to_have_count(4)  # Monday to Thursday
+        page.get_by_test_id("time-off").click()
+        page.get_by_test_id("exception-provider").select_option(label="Dr. Jonas Weber")
+        page.get_by_test_id("exception-kind").select_option("leave")
+        page.locator("input[name='starts_at']").fill(f"{monday.isoformat()}T00:00")
+        page.locator("input[name='ends_at']").fill(f"{monday.isoformat()}T23:59")
+        page.get_by_test_id("exception-submit").click()
+        expect(page.get_by_test_id("calendar-flash")).to_have_text("Working hours updated.")
+        expect(shading).to_have_count(3)
+    finally:
+        context.close()
