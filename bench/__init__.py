@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 BENCHMARKS: dict[str, str] = {
     "events": "bench.event_roundtrip",
     "load": "bench.load",
+    "scheduling": "bench.scheduling",
 }
 
 

@@ -26,8 +26,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+IMMEDIATE_OPTION = "clinic_sqlite_immediate"
+"""Execution option: on SQLite, start the transaction with ``BEGIN IMMEDIATE`` (write lock)."""
+
+
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    if connection.get_execution_options().get(IMMEDIATE_OPTION):
+        # Take SQLite's write lock up front: check-then-insert (a booking) is then serialised
+        # with every other writer instead of failing or racing when it upgrades its lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -70,9 +79,19 @@ def set_clinic_context(session: Session, clinic_id: uuid.UUID | None) -> None:
 
 
 @contextmanager
-def session_scope(*, clinic_id: uuid.UUID | None = None) -> Iterator[Session]:
-    """One transaction: commit when the block ends, roll back on any error."""
-    session = Session(get_engine(), expire_on_commit=False)
+def session_scope(
+    *, clinic_id: uuid.UUID | None = None, immediate: bool = False
+) -> Iterator[Session]:
+    """One transaction: commit when the block ends, roll back on any error.
+
+    ``immediate=True`` (bookings, moves) takes SQLite's write lock at BEGIN so a check for
+    overlaps and the insert that follows are atomic; on PostgreSQL the option changes nothing
+    (the exclusion constraint decides).
+    """
+    engine = get_engine()
+    if immediate:
+        engine = engine.execution_options(**{IMMEDIATE_OPTION: True})
+    session = Session(engine, expire_on_commit=False)
     try:
         set_clinic_context(session, clinic_id)
         yield session

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         default="", description="If set, GET /metrics needs `Authorization: Bearer <token>`."
     )
     demo_data: bool = Field(default=True, description="`clinic up` loads the demo clinic once.")
+    scheduling_tick_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="How often workers queue the reminder / no-show job (one per period).",
+    )
 
     @field_validator("database_url")
     @classmethod

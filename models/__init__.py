@@ -6,9 +6,29 @@ from models.identity import ROLES, Clinic, Membership, User
 from models.jobs import JOB_STATUSES, Job
 from models.notifications import NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, Notification
 from models.patients import Patient
-from models.scheduling import APPOINTMENT_STATUSES, Appointment, Provider
+from models.scheduling import (
+    ACTIVE_APPOINTMENT_STATUSES,
+    APPOINTMENT_STATUSES,
+    EXCEPTION_KINDS,
+    PROVIDER_KINDS,
+    Appointment,
+    AppointmentEvent,
+    AvailabilityException,
+    AvailabilityTemplate,
+    Provider,
+    SchedulingPolicy,
+    VisitType,
+)
 
 __all__ = [
+    "ACTIVE_APPOINTMENT_STATUSES",
+    "EXCEPTION_KINDS",
+    "PROVIDER_KINDS",
+    "AppointmentEvent",
+    "AvailabilityException",
+    "AvailabilityTemplate",
+    "SchedulingPolicy",
+    "VisitType",
     "APPOINTMENT_STATUSES",
     "JOB_STATUSES",
     "NOTIFICATION_CHANNELS",

@@ -70,12 +70,41 @@ def _appointment(item: ObjectVar[dict[str, Any]]) -> rx.Component:
                 display=["none", "none", "flex"],
                 max_width="220px",
             ),
+            rx.cond(
+                item["waiting"].to(str) != "",
+                rx.badge(
+                    rx.icon("clock", size=12),
+                    "waiting " + item["waiting"].to(str),
+                    color_scheme=rx.cond(item["waiting_minutes"].to(int) >= 30, "red", "amber"),
+                    variant="surface",
+                    data_testid="waiting-time",
+                ),
+            ),
             _status_badge(item["status"], item["status_label"]),
+            rx.flex(
+                rx.foreach(
+                    item["actions"].to(list[dict[str, str]]),
+                    lambda action: rx.button(
+                        action["label"],
+                        on_click=WorklistState.advance(  # type: ignore[operator]
+                            item["id"].to(str), action["to"], item["version"].to(int)
+                        ),
+                        loading=WorklistState.busy_id == item["id"].to(str),
+                        size="1",
+                        variant=rx.cond(action["to"] == "in_consultation", "solid", "soft"),
+                        data_testid="worklist-action",
+                        aria_label=action["label"] + " " + item["patient_name"].to(str),
+                    ),
+                ),
+                spacing="1",
+            ),
             align="center",
             spacing="4",
+            wrap="wrap",
         ),
         size="2",
         data_testid="worklist-item",
+        data_status=item["status"].to(str),
     )
 
 
@@ -120,6 +149,33 @@ def _appointments() -> rx.Component:
     )
 
 
+def _scope_controls() -> rx.Component:
+    return rx.flex(
+        rx.cond(
+            WorklistState.live,
+            rx.badge(rx.icon("radio", size=12), "Live", color_scheme="green", variant="soft"),
+        ),
+        rx.segmented_control.root(
+            rx.segmented_control.item("Mine", value="mine", data_testid="scope-mine"),
+            rx.segmented_control.item("Branch", value="branch", data_testid="scope-branch"),
+            rx.segmented_control.item("Clinic", value="clinic", data_testid="scope-clinic"),
+            value=WorklistState.scope,
+            on_change=WorklistState.set_scope,
+        ),
+        rx.cond(
+            (WorklistState.scope == "branch") & (WorklistState.branches.length() > 1),
+            rx.select(
+                WorklistState.branches,
+                value=WorklistState.branch,
+                on_change=WorklistState.set_branch,
+                size="2",
+            ),
+        ),
+        spacing="2",
+        align="center",
+    )
+
+
 def worklist_page() -> rx.Component:
     return shell(
         "worklist",
@@ -146,5 +202,6 @@ def worklist_page() -> rx.Component:
                 color_scheme="gray",
             ),
         ),
+        _scope_controls(),
         _content(),
     )

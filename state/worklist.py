@@ -1,4 +1,9 @@
-"""Worklist page state: today's appointments of the clinic, grouped by status."""
+"""Worklist page state: today's appointments grouped by status, one-click steps, live.
+
+"Start" moves the appointment to ``in_consultation`` and opens the scribe for it.
+Seam for the Scribe issue: today that is a link to ``/scribe?appointment=<id>``; the Scribe
+issue replaces ``scribe_url`` (or the page it opens) with ``start_consultation(...)``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,20 @@ import dataclasses
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from clinic_app.db import session_scope
-from clinic_app.services.worklist import todays_worklist
+from clinic_app.errors import AppError
+from clinic_app.security.actor import Actor
+from clinic_app.services.scheduling import transition_appointment
+from clinic_app.services.worklist import SCOPES, todays_worklist
 from state.base import AppState
+from state.live import run_live_loop
+
+
+def scribe_url(appointment_id: str) -> str:
+    """Where "Start" takes the doctor (the Scribe issue's seam)."""
+    return f"/scribe?appointment={appointment_id}"
 
 
 class WorklistState(AppState):
@@ -18,16 +33,83 @@ class WorklistState(AppState):
     total: rx.Field[int] = rx.field(0)
     groups: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     loaded: rx.Field[bool] = rx.field(False)
+    scope: rx.Field[str] = rx.field("")
+    branch: rx.Field[str] = rx.field("")
+    branches: rx.Field[list[str]] = rx.field(default_factory=list)
+    live: rx.Field[bool] = rx.field(False)
+    busy_id: rx.Field[str] = rx.field("")
+    _live_generation: int = 0
 
     @rx.event
-    def load(self) -> None:
+    def load(self) -> EventSpec | None:
         actor = self._guard_page("worklist")
         if actor is None:
-            return
+            return None
+        self._load(actor)
+        return WorklistState.watch_live
+
+    def _load(self, actor: Actor) -> None:
         with session_scope(clinic_id=actor.clinic_id) as session:
-            worklist = todays_worklist(session, actor=actor)
+            worklist = todays_worklist(
+                session, actor=actor, scope=self.scope or None, branch=self.branch or None
+            )
         self.day_label = worklist.day_label
         self.timezone = worklist.timezone
         self.total = worklist.total
         self.groups = [dataclasses.asdict(group) for group in worklist.groups]
+        self.scope = worklist.scope
+        self.branches = worklist.branches
+        if not self.branch and worklist.branches:
+            self.branch = worklist.branches[0]
         self.loaded = True
+
+    def _refresh(self) -> None:
+        """Called by the live loop when an appointment of the clinic changed."""
+        self._load(self._require("appointment:read"))
+
+    @rx.event(background=True)
+    async def watch_live(self) -> None:
+        """Changes from any screen or process show here within a second or two."""
+        await run_live_loop(self, "appointment:read")  # calls self._require( each time
+
+    @rx.event
+    def set_scope(self, scope: str | list[str]) -> None:
+        actor = self._require("appointment:read")
+        scope = scope[0] if isinstance(scope, list) and scope else str(scope)
+        if scope in SCOPES:
+            self.scope = scope
+            self._load(actor)
+
+    @rx.event
+    def set_branch(self, branch: str) -> None:
+        actor = self._require("appointment:read")
+        if branch in self.branches:
+            self.branch = branch
+            self.scope = "branch"
+            self._load(actor)
+
+    @rx.event
+    def advance(self, appointment_id: str, to_status: str, version: int) -> EventSpec | None:
+        """One click: arrive / ready / start / complete (a double click changes nothing)."""
+        actor = self._require("appointment:transition")
+        self.busy_id = str(appointment_id)
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                transition_appointment(
+                    session,
+                    actor=actor,
+                    appointment_id=appointment_id,
+                    to_status=to_status,
+                    expected_version=int(version),
+                    idempotency_key=f"{appointment_id}:{version}:{to_status}",
+                )
+        except AppError as exc:
+            self.error_message = exc.message[:300]
+            self._load(actor)
+            return None
+        finally:
+            self.busy_id = ""
+        self._load(actor)
+        if to_status == "in_consultation":
+            return rx.redirect(scribe_url(str(appointment_id)))
+        return None

@@ -40,11 +40,29 @@ def _sweep_forever(stop: threading.Event, interval: float) -> None:
         sweep_once()
 
 
+def tick_once() -> bool:
+    """Queue the periodic scheduling job (reminders, no-shows) if this period has none yet."""
+    from workers.scheduling import queue_tick
+
+    try:
+        return queue_tick()
+    except Exception:
+        logger.exception("Could not queue the scheduling tick; trying again later")
+        return False
+
+
+def _tick_forever(stop: threading.Event) -> None:
+    interval = min(60.0, float(get_settings().scheduling_tick_seconds))
+    while not stop.wait(interval):
+        tick_once()
+
+
 def run_worker(*, burst: bool = False) -> None:
     """Work the configured queue until stopped (or until it is empty when ``burst``).
 
-    Sweeps once at start, then every ~30 s in a background thread. The RQ scheduler runs with
-    the worker so delayed retries (the backoff) are moved to the queue when due.
+    Sweeps once at start, then every ~30 s in a background thread; another thread queues the
+    periodic scheduling job (reminders, no-shows) once per ``scheduling_tick_seconds``. The RQ
+    scheduler runs with the worker so delayed retries (the backoff) are moved to the queue when due.
     """
     settings = get_settings()
     sweep_once()
@@ -53,6 +71,11 @@ def run_worker(*, burst: bool = False) -> None:
         target=_sweep_forever, args=(stop, SWEEP_INTERVAL_SECONDS), name="job-sweeper", daemon=True
     )
     sweeper.start()
+    tick_once()
+    ticker = threading.Thread(
+        target=_tick_forever, args=(stop,), name="scheduling-tick", daemon=True
+    )
+    ticker.start()
     try:
         queue = Queue(settings.rq_queue, connection=get_redis())
         worker = SimpleWorker([queue], connection=get_redis())
@@ -61,3 +84,4 @@ def run_worker(*, burst: bool = False) -> None:
     finally:
         stop.set()
         sweeper.join(timeout=10)
+        ticker.join(timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from clinic_app.api import downloads, health, metrics
+from clinic_app.api import appointment_links, downloads, health, metrics
 
 
 def build_api() -> Starlette:
@@ -15,5 +15,7 @@ def build_api() -> Starlette:
         Route("/health/ready", health.ready, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
         Route("/api/files/{file_id}/download", downloads.download_file, methods=["GET"]),
+        Route("/appointments/respond", appointment_links.show, methods=["GET"]),
+        Route("/appointments/respond", appointment_links.answer, methods=["POST"]),
     ]
     return Starlette(routes=routes)

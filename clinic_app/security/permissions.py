@@ -22,6 +22,14 @@ MATRIX: dict[str, frozenset[str]] = {
     "patient:export": CLINICAL,
     "appointment:read": STAFF,
     "appointment:create": FRONT_DESK | CLINICAL,
+    # ---- Scheduling (issue 7): calendar, availability, lifecycle ----
+    # Moving/resizing is front-desk and clinical work; status steps (arrive, ready, start,
+    # complete, cancel) happen at the desk and in the consulting room; only admins and
+    # reception edit working hours, leave and holidays.
+    "appointment:update": FRONT_DESK | CLINICAL,
+    "appointment:transition": FRONT_DESK | CLINICAL,
+    "availability:manage": FRONT_DESK,
+    # ---- end Scheduling ----
     "job:read": STAFF,
     "job:retry": STAFF,
     "file:download": STAFF,

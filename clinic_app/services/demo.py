@@ -9,7 +9,17 @@ from sqlmodel import Session, select
 
 from clinic_app import audit
 from clinic_app.security.passwords import hash_password
-from models import Appointment, Clinic, Membership, Patient, Provider, User
+from models import (
+    Appointment,
+    AvailabilityTemplate,
+    Clinic,
+    Membership,
+    Patient,
+    Provider,
+    SchedulingPolicy,
+    User,
+    VisitType,
+)
 
 DEMO_CLINIC_SLUG = "demo"
 DEMO_PASSWORD = "demo-clinic-2026"
@@ -81,6 +91,7 @@ def load_demo_clinic(session: Session) -> bool:
                 ends_at=starts + timedelta(minutes=20),
             )
         )
+    _demo_schedule(session, clinic, doctor_provider, today)
     audit.record(
         session,
         action="demo.load",
@@ -90,3 +101,68 @@ def load_demo_clinic(session: Session) -> bool:
         entity_id=clinic.id,
     )
     return True
+
+
+DEMO_VISIT_TYPES = (
+    ("consultation", "Consultation", 20, "#0d9488", True),
+    ("follow_up", "Follow-up", 15, "#2563eb", True),
+    ("long", "Long visit / procedure", 40, "#7c3aed", False),
+)
+
+
+def _demo_schedule(session: Session, clinic: Clinic, doctor: Provider, today: date) -> None:
+    """Visit types, working hours, a second doctor and a room, two bookings tomorrow."""
+    for code, name, minutes, color, portal in DEMO_VISIT_TYPES:
+        session.add(
+            VisitType(
+                clinic_id=clinic.id,
+                code=code,
+                name=name,
+                duration_minutes=minutes,
+                color=color,
+                portal_bookable=portal,
+            )
+        )
+    second = Provider(
+        clinic_id=clinic.id,
+        display_name="Dr. Jonas Weber",
+        specialty="Paediatrics",
+        color="#7c3aed",
+    )
+    room = Provider(
+        clinic_id=clinic.id, display_name="Procedure room", kind="room", color="#64748b"
+    )
+    session.add_all([second, room])
+    session.add(SchedulingPolicy(clinic_id=clinic.id))
+    session.flush()
+    for provider, days, start, end in (
+        (doctor, range(5), time(8), time(18)),
+        (second, range(4), time(9), time(17)),
+        (room, range(5), time(8), time(18)),
+    ):
+        for weekday in days:
+            session.add(
+                AvailabilityTemplate(
+                    clinic_id=clinic.id,
+                    provider_id=provider.id,
+                    weekday=weekday,
+                    start_time=start,
+                    end_time=end,
+                )
+            )
+    patients = session.exec(
+        select(Patient).where(Patient.clinic_id == clinic.id).order_by(Patient.mrn)  # type: ignore[arg-type]
+    ).all()
+    tomorrow = today + timedelta(days=1)
+    for index, patient in enumerate(patients[1:3]):
+        starts = datetime.combine(tomorrow, time(9 + index, 0), tzinfo=UTC)
+        session.add(
+            Appointment(
+                clinic_id=clinic.id,
+                provider_id=second.id,
+                patient_id=patient.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=20),
+                visit_type="follow_up",
+            )
+        )

@@ -1,6 +1,8 @@
-"""Today's appointments of a clinic, grouped by status, with times in the clinic's timezone.
+"""Today's appointments, grouped by status, with waiting times and the next one-click steps.
 
-The Worklist issue adds live updates and status transitions; this module is the read side.
+Scope: ``mine`` (the providers linked to the signed-in user), ``branch`` (one branch) or
+``clinic``. Status changes go through ``clinic_app.services.scheduling.transition_appointment``;
+open worklists refresh through ``clinic_app.live`` when any appointment of the clinic changes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.services.scheduling import TRANSITIONS
 from models import Appointment, Clinic, Patient, Provider
 
 # Display order of the groups: who needs attention first.
@@ -38,6 +41,17 @@ STATUS_LABELS = {
 }
 
 
+# One-click steps offered on a card, in order: (target status, button label).
+QUICK_ACTIONS: tuple[tuple[str, str], ...] = (
+    ("arrived", "Arrived"),
+    ("ready", "Ready"),
+    ("in_consultation", "Start"),
+    ("completed", "Complete"),
+)
+WAITING_STATUSES = frozenset({"arrived", "ready"})
+SCOPES = ("mine", "branch", "clinic")
+
+
 @dataclass(frozen=True)
 class WorklistItem:
     id: str
@@ -50,6 +64,10 @@ class WorklistItem:
     visit_type: str
     status: str
     status_label: str
+    version: int = 1
+    waiting: str = ""
+    waiting_minutes: int = 0
+    actions: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -65,6 +83,21 @@ class Worklist:
     timezone: str
     total: int
     groups: list[WorklistGroup]
+    scope: str = "clinic"
+    branches: list[str] = field(default_factory=list)
+
+
+def _actions(status: str) -> list[dict[str, str]]:
+    allowed = TRANSITIONS.get(status, frozenset())
+    return [{"to": to, "label": label} for to, label in QUICK_ACTIONS if to in allowed]
+
+
+def _waiting(appointment: Appointment, now: datetime) -> tuple[str, int]:
+    if appointment.status not in WAITING_STATUSES or appointment.arrived_at is None:
+        return "", 0
+    minutes = max(0, int((now - _aware(appointment.arrived_at)).total_seconds() // 60))
+    text = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return text, minutes
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -85,14 +118,44 @@ def day_bounds_utc(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def todays_worklist(session: Session, *, actor: Actor, now: datetime | None = None) -> Worklist:
+def default_scope(session: Session, *, actor: Actor) -> str:
+    """``mine`` for someone who is a provider, else the whole clinic."""
+    mine = session.exec(
+        select(Provider.id).where(
+            Provider.clinic_id == actor.clinic_id,
+            Provider.user_id == actor.user_id,
+            col(Provider.deleted_at).is_(None),
+        )
+    ).first()
+    return "mine" if mine is not None else "clinic"
+
+
+def todays_worklist(
+    session: Session,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    scope: str | None = None,
+    branch: str | None = None,
+) -> Worklist:
     """Appointments of the actor's clinic for today (clinic time), grouped by status."""
     require(actor, "appointment:read")
     clinic = session.get(Clinic, actor.clinic_id)
     zone = _zone(clinic.timezone if clinic else "UTC")
-    local_now = (now or datetime.now(UTC)).astimezone(zone)
+    moment = now or datetime.now(UTC)
+    local_now = moment.astimezone(zone)
     start, end = day_bounds_utc(local_now.date(), zone)
-    rows = session.exec(
+    scope = scope if scope in SCOPES else default_scope(session, actor=actor)
+    branches = sorted(
+        set(
+            session.exec(
+                select(Provider.branch).where(
+                    Provider.clinic_id == actor.clinic_id, col(Provider.deleted_at).is_(None)
+                )
+            ).all()
+        )
+    )
+    statement = (
         select(Appointment, Patient, Provider)
         .join(Patient, col(Patient.id) == col(Appointment.patient_id))
         .join(Provider, col(Provider.id) == col(Appointment.provider_id))
@@ -104,13 +167,19 @@ def todays_worklist(session: Session, *, actor: Actor, now: datetime | None = No
             col(Appointment.starts_at) < end,
         )
         .order_by(col(Appointment.starts_at), col(Appointment.id))
-    ).all()
+    )
+    if scope == "mine":
+        statement = statement.where(Provider.user_id == actor.user_id)
+    elif scope == "branch" and branch:
+        statement = statement.where(Provider.branch == branch)
+    rows = session.exec(statement).all()
     groups: dict[str, WorklistGroup] = {}
     for appointment, patient, provider in rows:
         status = appointment.status
         group = groups.setdefault(
             status, WorklistGroup(status=status, label=STATUS_LABELS.get(status, status))
         )
+        waiting, waiting_minutes = _waiting(appointment, moment)
         group.items.append(
             WorklistItem(
                 id=str(appointment.id),
@@ -123,6 +192,10 @@ def todays_worklist(session: Session, *, actor: Actor, now: datetime | None = No
                 visit_type=appointment.visit_type.replace("_", " ").capitalize(),
                 status=status,
                 status_label=STATUS_LABELS.get(status, status),
+                version=appointment.version,
+                waiting=waiting,
+                waiting_minutes=waiting_minutes,
+                actions=_actions(status),
             )
         )
     ordered = sorted(
@@ -134,4 +207,6 @@ def todays_worklist(session: Session, *, actor: Actor, now: datetime | None = No
         timezone=zone.key,
         total=len(rows),
         groups=ordered,
+        scope=scope,
+        branches=branches,
     )

@@ -22,7 +22,7 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 # nav key → (page heading, test id of its main content)
 PAGES = {
-    "calendar": ("Calendar", "calendar-empty"),
+    "calendar": ("Calendar", "calendar-column"),
     "worklist": ("Worklist", "worklist-item"),
     "patients": ("Patients", "patient-row"),
     "scribe": ("Scribe", "scribe-empty"),

@@ -15,7 +15,7 @@ def test_demo_clinic_loads_once(session: Session) -> None:
     clinics = session.exec(select(Clinic)).all()
     assert [c.slug for c in clinics] == ["demo"]
     assert len(session.exec(select(Patient)).all()) == 3
-    assert len(session.exec(select(Appointment)).all()) == 3
+    assert len(session.exec(select(Appointment)).all()) == 5  # 3 today, 2 tomorrow
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "demo.load")).one()
 
 

@@ -45,7 +45,11 @@ def demo(session: Session) -> Demo:
     load_demo_clinic(session)
     clinic = session.exec(select(Clinic).where(Clinic.slug == "demo")).one()
     patient = session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00001")).one()
-    provider = session.exec(select(Provider).where(Provider.clinic_id == clinic.id)).one()
+    provider = session.exec(
+        select(Provider).where(
+            Provider.clinic_id == clinic.id, Provider.display_name == "Dr. Amina Okafor"
+        )
+    ).one()
     return Demo(clinic, patient, provider)
 
 

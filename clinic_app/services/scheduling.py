@@ -1,0 +1,1192 @@
+"""Scheduling: providers, visit types, availability, slot search, booking, moves, lifecycle.
+
+Invariants the database keeps (not just this code):
+
+* No two active appointments of one provider overlap. PostgreSQL: the exclusion constraint
+  ``ex_appointments_no_overlap`` (btree_gist over provider + ``tstzrange``), so of two
+  concurrent bookings of one slot exactly one commits. SQLite: bookings and moves run in a
+  ``BEGIN IMMEDIATE`` transaction (``session_scope(immediate=True)``), which serialises the
+  overlap check with the insert.
+* A booking's idempotency key is unique per clinic: a double click or a retried request
+  returns the appointment created the first time.
+* Edits carry the ``version`` the user saw; a stale version is ``VERSION_CONFLICT`` with the
+  other person's change in ``details``.
+
+Every write appends an ``appointment_events`` row (history: reschedules keep the old times),
+writes an audit row and announces itself to open pages after commit (``clinic_app.live``).
+"""
+
+from __future__ import annotations
+
+import time as time_module
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, or_, select
+
+from clinic_app import audit, live
+from clinic_app.errors import AppError, NotFound
+from clinic_app.security.actor import Actor
+from clinic_app.security.permissions import require
+from clinic_app.services.availability import (
+    Exception_,
+    Interval,
+    WeeklyHours,
+    as_utc,
+    free_slots,
+    inside,
+    working_windows,
+)
+from models import (
+    ACTIVE_APPOINTMENT_STATUSES,
+    EXCEPTION_KINDS,
+    Appointment,
+    AppointmentEvent,
+    AvailabilityException,
+    AvailabilityTemplate,
+    Clinic,
+    Patient,
+    Provider,
+    SchedulingPolicy,
+    User,
+    VisitType,
+)
+from models.base import utcnow
+
+STATUS_LABELS = {
+    "scheduled": "Scheduled",
+    "confirmed": "Confirmed",
+    "arrived": "Arrived · waiting",
+    "ready": "Ready for doctor",
+    "in_consultation": "In consultation",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+STATUS_COLORS = {
+    "scheduled": "#64748b",
+    "confirmed": "#2563eb",
+    "arrived": "#d97706",
+    "ready": "#ea580c",
+    "in_consultation": "#0d9488",
+    "completed": "#16a34a",
+    "cancelled": "#dc2626",
+    "no_show": "#9f1239",
+}
+
+# The lifecycle: only these moves are allowed.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "scheduled": frozenset({"confirmed", "arrived", "cancelled", "no_show"}),
+    "confirmed": frozenset({"arrived", "cancelled", "no_show"}),
+    "arrived": frozenset({"ready", "in_consultation", "cancelled"}),
+    "ready": frozenset({"in_consultation", "arrived", "cancelled"}),
+    "in_consultation": frozenset({"completed"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+    "no_show": frozenset(),
+}
+# The timestamp column each status sets when entered.
+STATUS_TIMESTAMPS = {
+    "confirmed": "confirmed_at",
+    "arrived": "arrived_at",
+    "ready": "ready_at",
+    "in_consultation": "started_at",
+    "completed": "completed_at",
+    "cancelled": "cancelled_at",
+}
+MOVABLE_STATUSES = frozenset({"scheduled", "confirmed"})
+ALTERNATIVES = 3
+ALTERNATIVE_SEARCH_DAYS = 21
+MAX_RANGE_DAYS = 62
+DEFAULT_VISIT_MINUTES = 20
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+_ZONE_CACHE: dict[uuid.UUID, tuple[float, ZoneInfo]] = {}
+ZONE_CACHE_SECONDS = 30.0
+
+
+def clinic_zone(session: Session, clinic_id: uuid.UUID) -> ZoneInfo:
+    """The clinic's timezone, cached per process for 30 s (it changes about never).
+
+    Saves a round trip on every calendar read and booking; a changed timezone shows everywhere
+    within 30 s.
+    """
+    now = time_module.monotonic()
+    cached = _ZONE_CACHE.get(clinic_id)
+    if cached is not None and now - cached[0] < ZONE_CACHE_SECONDS:
+        return cached[1]
+    clinic = session.get(Clinic, clinic_id)
+    zone = zone_of(clinic.timezone if clinic else "UTC")
+    if clinic is not None:
+        _ZONE_CACHE[clinic_id] = (now, zone)
+    return zone
+
+
+def parse_id(value: str | uuid.UUID | None, what: str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound(what) from None
+
+
+def parse_instant(value: str | datetime, zone: ZoneInfo | None = None) -> datetime:
+    """An ISO time from the browser (with offset, or naive = clinic wall time) as UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise AppError("VALIDATION", "That date and time could not be read.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone or UTC)
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime | None) -> str:
+    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else ""
+
+
+def _clean(text: str | None, limit: int) -> str | None:
+    value = " ".join((text or "").split())[:limit]
+    return value or None
+
+
+def get_policy(session: Session, clinic_id: uuid.UUID) -> SchedulingPolicy:
+    """The clinic's policy row, or the defaults (not stored) when it has none."""
+    policy = session.get(SchedulingPolicy, clinic_id)
+    return policy if policy is not None else SchedulingPolicy(clinic_id=clinic_id)
+
+
+# ---- providers, visit types -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    id: str
+    name: str
+    kind: str
+    branch: str
+    specialty: str
+    color: str
+    user_id: str
+
+
+def list_providers(
+    session: Session, *, actor: Actor, branch: str | None = None, include_rooms: bool = True
+) -> list[ProviderView]:
+    require(actor, "appointment:read")
+    statement = select(Provider).where(
+        Provider.clinic_id == actor.clinic_id,
+        col(Provider.deleted_at).is_(None),
+        col(Provider.is_active).is_(True),
+    )
+    if branch:
+        statement = statement.where(Provider.branch == branch)
+    if not include_rooms:
+        statement = statement.where(Provider.kind == "doctor")
+    rows = session.exec(statement.order_by(col(Provider.kind), col(Provider.display_name))).all()
+    return [
+        ProviderView(
+            id=str(p.id),
+            name=p.display_name,
+            kind=p.kind,
+            branch=p.branch,
+            specialty=p.specialty or "",
+            color=p.color,
+            user_id=str(p.user_id or ""),
+        )
+        for p in rows
+    ]
+
+
+@dataclass(frozen=True)
+class VisitTypeView:
+    code: str
+    name: str
+    duration_minutes: int
+    color: str
+    portal_bookable: bool
+
+
+def list_visit_types(
+    session: Session, *, actor: Actor | None, clinic_id: uuid.UUID | None = None
+) -> list[VisitTypeView]:
+    """Active visit types (a clinic with none configured gets one 20-minute consultation)."""
+    if actor is not None:
+        require(actor, "appointment:read")
+        clinic_id = actor.clinic_id
+    rows = session.exec(
+        select(VisitType)
+        .where(
+            VisitType.clinic_id == clinic_id,
+            col(VisitType.is_active).is_(True),
+            col(VisitType.deleted_at).is_(None),
+        )
+        .order_by(col(VisitType.name))
+    ).all()
+    if not rows:
+        return [
+            VisitTypeView("consultation", "Consultation", DEFAULT_VISIT_MINUTES, "#0d9488", False)
+        ]
+    return [
+        VisitTypeView(v.code, v.name, v.duration_minutes, v.color, v.portal_bookable) for v in rows
+    ]
+
+
+def _visit_type(session: Session, clinic_id: uuid.UUID, code: str) -> VisitTypeView:
+    for visit in list_visit_types(session, actor=None, clinic_id=clinic_id):
+        if visit.code == code:
+            return visit
+    raise AppError("VALIDATION", "Choose one of the clinic's visit types.")
+
+
+def _provider(session: Session, clinic_id: uuid.UUID, provider_id: str | uuid.UUID) -> Provider:
+    pid = parse_id(provider_id, "Provider")
+    provider = session.exec(
+        select(Provider).where(
+            Provider.id == pid,
+            Provider.clinic_id == clinic_id,
+            col(Provider.deleted_at).is_(None),
+        )
+    ).first()
+    if provider is None or not provider.is_active:
+        raise NotFound("Provider")
+    return provider
+
+
+# ---- availability -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateInput:
+    weekday: int
+    start: time
+    end: time
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+def set_weekly_hours(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_id: str | uuid.UUID,
+    hours: Sequence[TemplateInput],
+) -> int:
+    """Replace a provider's weekly template (old rows are soft-deleted, so history stays)."""
+    require(actor, "availability:manage")
+    provider = _provider(session, actor.clinic_id, provider_id)
+    for row in hours:
+        if not 0 <= row.weekday <= 6:
+            raise AppError("VALIDATION", "Weekday must be 0 (Monday) to 6 (Sunday).")
+        if row.start == row.end:
+            raise AppError("VALIDATION", "A session needs a start and a different end time.")
+        if row.valid_from and row.valid_until and row.valid_until < row.valid_from:
+            raise AppError("VALIDATION", "'Valid until' is before 'valid from'.")
+    now = utcnow()
+    old = session.exec(
+        select(AvailabilityTemplate).where(
+            AvailabilityTemplate.provider_id == provider.id,
+            col(AvailabilityTemplate.deleted_at).is_(None),
+        )
+    ).all()
+    for template in old:
+        template.deleted_at = now
+        template.updated_by = actor.user_id
+        session.add(template)
+    for row in hours:
+        session.add(
+            AvailabilityTemplate(
+                clinic_id=actor.clinic_id,
+                provider_id=provider.id,
+                weekday=row.weekday,
+                start_time=row.start,
+                end_time=row.end,
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                created_by=actor.user_id,
+                updated_by=actor.user_id,
+            )
+        )
+    audit.record(
+        session,
+        action="availability.set_hours",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="provider",
+        entity_id=provider.id,
+        after={"sessions": len(hours)},
+    )
+    live.publish_after_commit(session, actor.clinic_id, {"kind": "availability"})
+    return len(hours)
+
+
+def add_exception(
+    session: Session,
+    *,
+    actor: Actor,
+    kind: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    provider_id: str | uuid.UUID | None = None,
+    note: str | None = None,
+) -> uuid.UUID:
+    """Leave / holiday / blocked hours (remove time) or an extra session (adds time)."""
+    require(actor, "availability:manage")
+    if kind not in EXCEPTION_KINDS:
+        raise AppError("VALIDATION", "Kind must be leave, holiday, blocked or extra.")
+    start, end = as_utc(starts_at), as_utc(ends_at)
+    if end <= start:
+        raise AppError("VALIDATION", "The end must be after the start.")
+    provider = _provider(session, actor.clinic_id, provider_id) if provider_id else None
+    if kind == "extra" and provider is None:
+        raise AppError("VALIDATION", "An extra session belongs to one provider.")
+    row = AvailabilityException(
+        clinic_id=actor.clinic_id,
+        provider_id=provider.id if provider else None,
+        kind=kind,
+        starts_at=start,
+        ends_at=end,
+        note=_clean(note, 200),
+        created_by=actor.user_id,
+        updated_by=actor.user_id,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        action="availability.exception",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="availability_exception",
+        entity_id=row.id,
+        after={"kind": kind, "starts_at": iso(start), "ends_at": iso(end)},
+    )
+    live.publish_after_commit(session, actor.clinic_id, {"kind": "availability"})
+    return row.id
+
+
+def provider_windows(
+    session: Session,
+    *,
+    clinic_id: uuid.UUID,
+    provider_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo | None = None,
+) -> dict[uuid.UUID, list[Interval]]:
+    """Working windows per provider in [start, end) (UTC), exceptions applied."""
+    zone = zone or clinic_zone(session, clinic_id)
+    if not provider_ids:
+        return {}
+    templates = session.exec(
+        select(AvailabilityTemplate).where(
+            AvailabilityTemplate.clinic_id == clinic_id,
+            col(AvailabilityTemplate.provider_id).in_(provider_ids),
+            col(AvailabilityTemplate.deleted_at).is_(None),
+        )
+    ).all()
+    exceptions = session.exec(
+        select(AvailabilityException).where(
+            AvailabilityException.clinic_id == clinic_id,
+            or_(
+                col(AvailabilityException.provider_id).in_(provider_ids),
+                col(AvailabilityException.provider_id).is_(None),
+            ),
+            col(AvailabilityException.deleted_at).is_(None),
+            col(AvailabilityException.starts_at) < end,
+            col(AvailabilityException.ends_at) > start - timedelta(days=1),
+        )
+    ).all()
+    result: dict[uuid.UUID, list[Interval]] = {}
+    for pid in provider_ids:
+        hours = [
+            WeeklyHours(t.weekday, t.start_time, t.end_time, t.valid_from, t.valid_until)
+            for t in templates
+            if t.provider_id == pid
+        ]
+        excs = [
+            Exception_(e.kind, e.starts_at, e.ends_at)
+            for e in exceptions
+            if e.provider_id in (pid, None) and not (e.kind == "extra" and e.provider_id is None)
+        ]
+        result[pid] = working_windows(hours, excs, zone=zone, start=start, end=end)
+    return result
+
+
+def busy_intervals(
+    session: Session,
+    *,
+    clinic_id: uuid.UUID,
+    provider_ids: Sequence[uuid.UUID],
+    start: datetime,
+    end: datetime,
+    exclude: uuid.UUID | None = None,
+) -> dict[uuid.UUID, list[Interval]]:
+    statement = select(Appointment.provider_id, Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.clinic_id == clinic_id,
+        col(Appointment.provider_id).in_(provider_ids),
+        col(Appointment.status).in_(ACTIVE_APPOINTMENT_STATUSES),
+        col(Appointment.deleted_at).is_(None),
+        col(Appointment.starts_at) < end,
+        col(Appointment.ends_at) > start,
+    )
+    if exclude is not None:
+        statement = statement.where(Appointment.id != exclude)
+    result: dict[uuid.UUID, list[Interval]] = {pid: [] for pid in provider_ids}
+    for pid, s, e in session.exec(statement).all():
+        result.setdefault(pid, []).append((as_utc(s), as_utc(e)))
+    return result
+
+
+@dataclass(frozen=True)
+class Slot:
+    provider_id: str
+    provider_name: str
+    starts_at: str
+    ends_at: str
+    label: str
+
+
+def _slot_label(start: datetime, zone: ZoneInfo) -> str:
+    return start.astimezone(zone).strftime("%a %d %b, %H:%M")
+
+
+def find_slots(
+    session: Session,
+    *,
+    actor: Actor | None,
+    clinic_id: uuid.UUID | None = None,
+    provider_ids: Sequence[str | uuid.UUID],
+    visit_type: str,
+    start_date: date,
+    end_date: date,
+    now: datetime | None = None,
+    limit: int = 200,
+    exclude_appointment: uuid.UUID | None = None,
+) -> list[Slot]:
+    """Free slots for the providers, visit type and (clinic-local) date range, earliest first."""
+    if actor is not None:
+        require(actor, "appointment:read")
+        clinic_id = actor.clinic_id
+    assert clinic_id is not None
+    if end_date < start_date:
+        raise AppError("VALIDATION", "The end date is before the start date.")
+    if (end_date - start_date).days > MAX_RANGE_DAYS:
+        raise AppError("VALIDATION", f"Search at most {MAX_RANGE_DAYS} days at a time.")
+    zone = clinic_zone(session, clinic_id)
+    providers = {p.id: p for p in (_provider(session, clinic_id, pid) for pid in provider_ids)}
+    visit = _visit_type(session, clinic_id, visit_type)
+    start = datetime.combine(start_date, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(end_date + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    ids = list(providers)
+    windows = provider_windows(
+        session, clinic_id=clinic_id, provider_ids=ids, start=start, end=end, zone=zone
+    )
+    busy = busy_intervals(
+        session,
+        clinic_id=clinic_id,
+        provider_ids=ids,
+        start=start,
+        end=end,
+        exclude=exclude_appointment,
+    )
+    length = timedelta(minutes=visit.duration_minutes)
+    not_before = now or utcnow()
+    found: list[tuple[datetime, str, Slot]] = []
+    for pid in ids:
+        for s, e in free_slots(windows[pid], busy[pid], length=length, not_before=not_before):
+            slot = Slot(str(pid), providers[pid].display_name, iso(s), iso(e), _slot_label(s, zone))
+            found.append((s, providers[pid].display_name, slot))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [slot for _s, _n, slot in found[: max(1, limit)]]
+
+
+def next_free_alternatives(
+    session: Session,
+    *,
+    clinic_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    length: timedelta,
+    after: datetime,
+    exclude_appointment: uuid.UUID | None = None,
+    count: int = ALTERNATIVES,
+) -> list[dict[str, str]]:
+    """The next free slots of the same length after ``after`` (for APPOINTMENT_CONFLICT)."""
+    zone = clinic_zone(session, clinic_id)
+    provider = session.get(Provider, provider_id)
+    not_before = max(as_utc(after), utcnow())
+    # Windows from the start of that local day, so alternatives stay on the session's grid.
+    start = datetime.combine(not_before.astimezone(zone).date(), time(0), tzinfo=zone)
+    start = start.astimezone(UTC)
+    end = start + timedelta(days=ALTERNATIVE_SEARCH_DAYS)
+    windows = provider_windows(
+        session, clinic_id=clinic_id, provider_ids=[provider_id], start=start, end=end, zone=zone
+    )[provider_id]
+    busy = busy_intervals(
+        session,
+        clinic_id=clinic_id,
+        provider_ids=[provider_id],
+        start=start,
+        end=end,
+        exclude=exclude_appointment,
+    )[provider_id]
+    slots = free_slots(windows, busy, length=length, not_before=not_before)[:count]
+    return [
+        {
+            "provider_id": str(provider_id),
+            "provider_name": provider.display_name if provider else "",
+            "starts_at": iso(s),
+            "ends_at": iso(e),
+            "label": _slot_label(s, zone),
+        }
+        for s, e in slots
+    ]
+
+
+# ---- booking ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    provider_id: str
+    patient_id: str
+    starts_at: str | datetime
+    visit_type: str = "consultation"
+    ends_at: str | datetime | None = None
+    notes: str | None = None
+    idempotency_key: str | None = None
+    allow_outside_hours: bool = False
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    id: str
+    version: int
+    status: str
+    status_label: str
+    provider_id: str
+    provider_name: str
+    patient_id: str
+    patient_name: str
+    mrn: str
+    visit_type: str
+    starts_at: str
+    ends_at: str
+    label: str
+    notes: str
+    cancel_reason: str
+    allowed: list[str] = field(default_factory=list)
+
+
+def _view(
+    appointment: Appointment, patient: Patient, provider: Provider, zone: ZoneInfo
+) -> AppointmentView:
+    start = as_utc(appointment.starts_at).astimezone(zone)
+    end = as_utc(appointment.ends_at).astimezone(zone)
+    return AppointmentView(
+        id=str(appointment.id),
+        version=appointment.version,
+        status=appointment.status,
+        status_label=STATUS_LABELS.get(appointment.status, appointment.status),
+        provider_id=str(provider.id),
+        provider_name=provider.display_name,
+        patient_id=str(patient.id),
+        patient_name=patient.display_name,
+        mrn=patient.mrn,
+        visit_type=appointment.visit_type,
+        starts_at=iso(appointment.starts_at),
+        ends_at=iso(appointment.ends_at),
+        label=f"{start.strftime('%a %d %b %Y, %H:%M')}–{end.strftime('%H:%M')}",
+        notes=appointment.notes or "",
+        cancel_reason=appointment.cancel_reason or "",
+        allowed=sorted(TRANSITIONS.get(appointment.status, frozenset())),
+    )
+
+
+def _load(
+    session: Session, clinic_id: uuid.UUID, appointment_id: str | uuid.UUID
+) -> tuple[Appointment, Patient, Provider]:
+    aid = parse_id(appointment_id, "Appointment")
+    found = session.exec(
+        select(Appointment, Patient, Provider)
+        .join(Patient, col(Patient.id) == col(Appointment.patient_id))
+        .join(Provider, col(Provider.id) == col(Appointment.provider_id))
+        .where(
+            Appointment.id == aid,
+            Appointment.clinic_id == clinic_id,
+            col(Appointment.deleted_at).is_(None),
+        )
+    ).first()
+    if found is None:
+        raise NotFound("Appointment")
+    return found[0], found[1], found[2]
+
+
+def get_appointment(
+    session: Session, *, actor: Actor, appointment_id: str | uuid.UUID
+) -> AppointmentView:
+    require(actor, "appointment:read")
+    appointment, patient, provider = _load(session, actor.clinic_id, appointment_id)
+    return _view(appointment, patient, provider, clinic_zone(session, actor.clinic_id))
+
+
+def _overlapping(
+    session: Session,
+    provider_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    exclude: uuid.UUID | None = None,
+) -> Appointment | None:
+    statement = select(Appointment).where(
+        Appointment.provider_id == provider_id,
+        col(Appointment.status).in_(ACTIVE_APPOINTMENT_STATUSES),
+        col(Appointment.deleted_at).is_(None),
+        col(Appointment.starts_at) < end,
+        col(Appointment.ends_at) > start,
+    )
+    if exclude is not None:
+        statement = statement.where(Appointment.id != exclude)
+    return session.exec(statement.limit(1)).first()
+
+
+def _conflict(
+    session: Session,
+    *,
+    clinic_id: uuid.UUID,
+    provider: Provider,
+    start: datetime,
+    end: datetime,
+    exclude: uuid.UUID | None = None,
+) -> AppError:
+    alternatives = next_free_alternatives(
+        session,
+        clinic_id=clinic_id,
+        provider_id=provider.id,
+        length=end - start,
+        after=start,
+        exclude_appointment=exclude,
+    )
+    hint = " Pick one of the next free times." if alternatives else ""
+    return AppError(
+        "APPOINTMENT_CONFLICT",
+        f"{provider.display_name} already has an appointment at that time.{hint}",
+        {"alternatives": alternatives},
+    )
+
+
+def _is_exclusion_violation(exc: IntegrityError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) == "23P01" or "ex_appointments_no_overlap" in str(
+        exc
+    )
+
+
+def _check_times(
+    session: Session,
+    *,
+    clinic_id: uuid.UUID,
+    provider: Provider,
+    start: datetime,
+    end: datetime,
+    allow_outside_hours: bool,
+) -> None:
+    if end <= start:
+        raise AppError("VALIDATION", "The appointment must end after it starts.")
+    if end - start > timedelta(hours=12):
+        raise AppError("VALIDATION", "An appointment can last at most 12 hours.")
+    if start < utcnow() - timedelta(hours=12):
+        raise AppError("VALIDATION", "That time is in the past.")
+    if not allow_outside_hours:
+        windows = provider_windows(
+            session, clinic_id=clinic_id, provider_ids=[provider.id], start=start, end=end
+        )[provider.id]
+        if not inside(windows, start, end):
+            raise AppError(
+                "OUTSIDE_AVAILABILITY",
+                f"{provider.display_name} is not working at that time (leave, holiday or "
+                "outside their hours). Choose a shaded free time or book outside hours.",
+            )
+
+
+def book_appointment(
+    session: Session, *, actor: Actor, data: NewBooking, booked_via: str = "staff"
+) -> AppointmentView:
+    """Book one appointment; a repeated idempotency key returns the first booking."""
+    require(actor, "appointment:create")
+    key = _clean(data.idempotency_key, 80)
+    if key:
+        existing = session.exec(
+            select(Appointment).where(
+                Appointment.clinic_id == actor.clinic_id, Appointment.idempotency_key == key
+            )
+        ).first()
+        if existing is not None:
+            return get_appointment(session, actor=actor, appointment_id=existing.id)
+    zone = clinic_zone(session, actor.clinic_id)
+    provider = _provider(session, actor.clinic_id, data.provider_id)
+    patient_id = parse_id(data.patient_id, "Patient")
+    patient = session.exec(
+        select(Patient).where(
+            Patient.id == patient_id,
+            Patient.clinic_id == actor.clinic_id,
+            col(Patient.deleted_at).is_(None),
+        )
+    ).first()
+    if patient is None:
+        raise NotFound("Patient")
+    visit = _visit_type(session, actor.clinic_id, data.visit_type)
+    start = parse_instant(data.starts_at, zone)
+    end = (
+        parse_instant(data.ends_at, zone)
+        if data.ends_at
+        else start + timedelta(minutes=visit.duration_minutes)
+    )
+    _check_times(
+        session,
+        clinic_id=actor.clinic_id,
+        provider=provider,
+        start=start,
+        end=end,
+        allow_outside_hours=data.allow_outside_hours,
+    )
+    if _overlapping(session, provider.id, start, end) is not None:
+        raise _conflict(session, clinic_id=actor.clinic_id, provider=provider, start=start, end=end)
+    now = utcnow()
+    appointment = Appointment(
+        clinic_id=actor.clinic_id,
+        provider_id=provider.id,
+        patient_id=patient.id,
+        starts_at=start,
+        ends_at=end,
+        status="scheduled",
+        visit_type=visit.code,
+        notes=(data.notes or "").strip()[:2000] or None,
+        idempotency_key=key,
+        booked_via=booked_via,
+        status_changed_at=now,
+        created_by=actor.user_id,
+        updated_by=actor.user_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(appointment)
+            session.flush()
+    except IntegrityError as exc:
+        if _is_exclusion_violation(exc):
+            raise _conflict(
+                session, clinic_id=actor.clinic_id, provider=provider, start=start, end=end
+            ) from None
+        if key:  # a concurrent twin with the same key won: return its booking
+            twin = session.exec(
+                select(Appointment).where(
+                    Appointment.clinic_id == actor.clinic_id, Appointment.idempotency_key == key
+                )
+            ).first()
+            if twin is not None:
+                return get_appointment(session, actor=actor, appointment_id=twin.id)
+        raise
+    _event(
+        session,
+        appointment,
+        actor_user_id=actor.user_id,
+        action="book",
+        to_status="scheduled",
+        new=(start, end),
+        idempotency_key=key,
+    )
+    audit.record(
+        session,
+        action="appointment.book",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="appointment",
+        entity_id=appointment.id,
+        after={"provider_id": str(provider.id), "starts_at": iso(start), "ends_at": iso(end)},
+    )
+    _announce(session, appointment, "booked")
+    return _view(appointment, patient, provider, zone)
+
+
+def _event(
+    session: Session,
+    appointment: Appointment,
+    *,
+    actor_user_id: uuid.UUID | None,
+    action: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    old: tuple[datetime, datetime] | None = None,
+    new: tuple[datetime, datetime] | None = None,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> None:
+    session.add(
+        AppointmentEvent(
+            clinic_id=appointment.clinic_id,
+            appointment_id=appointment.id,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            old_starts_at=old[0] if old else None,
+            old_ends_at=old[1] if old else None,
+            new_starts_at=new[0] if new else None,
+            new_ends_at=new[1] if new else None,
+            reason=reason,
+            actor_user_id=actor_user_id,
+            idempotency_key=idempotency_key,
+        )
+    )
+
+
+def _announce(session: Session, appointment: Appointment, what: str) -> None:
+    live.publish_after_commit(
+        session,
+        appointment.clinic_id,
+        {
+            "kind": "appointment",
+            "what": what,
+            "id": str(appointment.id),
+            "provider_id": str(appointment.provider_id),
+            "starts_at": iso(appointment.starts_at),
+        },
+    )
+
+
+def _version_conflict(
+    session: Session, appointment: Appointment, patient: Patient, provider: Provider
+) -> AppError:
+    """VERSION_CONFLICT with what the other person changed, for the dialog."""
+    zone = clinic_zone(session, appointment.clinic_id)
+    changed_by = session.get(User, appointment.updated_by) if appointment.updated_by else None
+    current = _view(appointment, patient, provider, zone)
+    who = changed_by.full_name if changed_by else "Someone else"
+    return AppError(
+        "VERSION_CONFLICT",
+        f"{who} changed this appointment a moment ago: it is now {current.status_label.lower()}, "
+        f"{current.label}. Review it and try again.",
+        {
+            "current": current.__dict__,
+            "changed_by": who,
+            "changed_at": iso(appointment.updated_at),
+        },
+    )
+
+
+def reschedule_appointment(
+    session: Session,
+    *,
+    actor: Actor,
+    appointment_id: str | uuid.UUID,
+    expected_version: int,
+    starts_at: str | datetime,
+    ends_at: str | datetime | None = None,
+    provider_id: str | uuid.UUID | None = None,
+    allow_outside_hours: bool = False,
+) -> AppointmentView:
+    """Move (drag) or resize an appointment, with the same checks as a new booking."""
+    require(actor, "appointment:update")
+    appointment, patient, provider = _load(session, actor.clinic_id, appointment_id)
+    if appointment.version != expected_version:
+        raise _version_conflict(session, appointment, patient, provider)
+    if appointment.status not in MOVABLE_STATUSES:
+        raise AppError(
+            "APPOINTMENT_NOT_MOVABLE",
+            f"A {STATUS_LABELS[appointment.status].lower()} appointment cannot be moved.",
+        )
+    zone = clinic_zone(session, actor.clinic_id)
+    target = _provider(session, actor.clinic_id, provider_id) if provider_id else provider
+    old = (as_utc(appointment.starts_at), as_utc(appointment.ends_at))
+    start = parse_instant(starts_at, zone)
+    end = parse_instant(ends_at, zone) if ends_at else start + (old[1] - old[0])
+    if (start, end) == old and target.id == provider.id:
+        return _view(appointment, patient, provider, zone)
+    _check_times(
+        session,
+        clinic_id=actor.clinic_id,
+        provider=target,
+        start=start,
+        end=end,
+        allow_outside_hours=allow_outside_hours,
+    )
+    if _overlapping(session, target.id, start, end, exclude=appointment.id) is not None:
+        raise _conflict(
+            session,
+            clinic_id=actor.clinic_id,
+            provider=target,
+            start=start,
+            end=end,
+            exclude=appointment.id,
+        )
+    try:
+        # The savepoint opens before the change, so a refused UPDATE rolls back only itself.
+        with session.begin_nested():
+            appointment.starts_at, appointment.ends_at = start, end
+            appointment.provider_id = target.id
+            appointment.version += 1
+            appointment.updated_at = utcnow()
+            appointment.updated_by = actor.user_id
+            session.add(appointment)
+            session.flush()
+    except IntegrityError as exc:
+        if _is_exclusion_violation(exc):
+            raise _conflict(
+                session,
+                clinic_id=actor.clinic_id,
+                provider=target,
+                start=start,
+                end=end,
+                exclude=appointment.id,
+            ) from None
+        raise
+    _event(
+        session,
+        appointment,
+        actor_user_id=actor.user_id,
+        action="reschedule",
+        old=old,
+        new=(start, end),
+    )
+    audit.record(
+        session,
+        action="appointment.reschedule",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="appointment",
+        entity_id=appointment.id,
+        before={"starts_at": iso(old[0]), "ends_at": iso(old[1]), "provider_id": str(provider.id)},
+        after={"starts_at": iso(start), "ends_at": iso(end), "provider_id": str(target.id)},
+    )
+    _announce(session, appointment, "moved")
+    return _view(appointment, patient, target, zone)
+
+
+def apply_transition(
+    session: Session,
+    appointment: Appointment,
+    *,
+    to_status: str,
+    actor_user_id: uuid.UUID | None,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> None:
+    """Change status if the lifecycle allows it (shared by staff, patients' links, jobs)."""
+    current = appointment.status
+    if to_status not in TRANSITIONS.get(current, frozenset()):
+        raise AppError(
+            "ILLEGAL_TRANSITION",
+            f"A {STATUS_LABELS.get(current, current).lower()} appointment cannot become "
+            f"{STATUS_LABELS.get(to_status, to_status).lower()}.",
+            {"from": current, "to": to_status},
+        )
+    if to_status == "cancelled" and not _clean(reason, 300):
+        raise AppError("VALIDATION", "Give a reason for the cancellation.")
+    now = utcnow()
+    appointment.status = to_status
+    appointment.status_changed_at = now
+    column = STATUS_TIMESTAMPS.get(to_status)
+    if column:
+        setattr(appointment, column, now)
+    if to_status == "cancelled":
+        appointment.cancel_reason = _clean(reason, 300)
+    appointment.version += 1
+    appointment.updated_at = now
+    appointment.updated_by = actor_user_id
+    session.add(appointment)
+    _event(
+        session,
+        appointment,
+        actor_user_id=actor_user_id,
+        action="transition",
+        from_status=current,
+        to_status=to_status,
+        reason=_clean(reason, 300),
+        idempotency_key=idempotency_key,
+    )
+    audit.record(
+        session,
+        action=f"appointment.{to_status}",
+        actor_user_id=actor_user_id,
+        clinic_id=appointment.clinic_id,
+        entity_type="appointment",
+        entity_id=appointment.id,
+        before={"status": current},
+        after={"status": to_status, "reason": _clean(reason, 300)},
+    )
+    _announce(session, appointment, to_status)
+
+
+def transition_appointment(
+    session: Session,
+    *,
+    actor: Actor,
+    appointment_id: str | uuid.UUID,
+    to_status: str,
+    expected_version: int,
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+) -> AppointmentView:
+    """One lifecycle step (arrive, ready, start, complete, cancel…), audited and timestamped.
+
+    A repeated ``idempotency_key`` (a double click) returns the current state unchanged.
+    """
+    require(actor, "appointment:transition")
+    appointment, patient, provider = _load(session, actor.clinic_id, appointment_id)
+    zone = clinic_zone(session, actor.clinic_id)
+    key = _clean(idempotency_key, 80)
+    if key:
+        done = session.exec(
+            select(AppointmentEvent.id).where(
+                AppointmentEvent.appointment_id == appointment.id,
+                AppointmentEvent.idempotency_key == key,
+            )
+        ).first()
+        if done is not None:
+            return _view(appointment, patient, provider, zone)
+    if appointment.version != expected_version:
+        raise _version_conflict(session, appointment, patient, provider)
+    apply_transition(
+        session,
+        appointment,
+        to_status=to_status,
+        actor_user_id=actor.user_id,
+        reason=reason,
+        idempotency_key=key,
+    )
+    session.flush()
+    return _view(appointment, patient, provider, zone)
+
+
+def appointment_history(
+    session: Session, *, actor: Actor, appointment_id: str | uuid.UUID
+) -> list[dict[str, str]]:
+    """The appointment's events, oldest first (times in the clinic's zone)."""
+    require(actor, "appointment:read")
+    appointment, _patient, _provider = _load(session, actor.clinic_id, appointment_id)
+    zone = clinic_zone(session, actor.clinic_id)
+    rows = session.exec(
+        select(AppointmentEvent)
+        .where(AppointmentEvent.appointment_id == appointment.id)
+        .order_by(col(AppointmentEvent.created_at), col(AppointmentEvent.id))
+    ).all()
+
+    def local(moment: datetime | None) -> str:
+        return as_utc(moment).astimezone(zone).strftime("%d %b %H:%M") if moment else ""
+
+    return [
+        {
+            "action": e.action,
+            "at": local(e.created_at),
+            "from_status": e.from_status or "",
+            "to_status": e.to_status or "",
+            "old": f"{local(e.old_starts_at)}–{local(e.old_ends_at)}" if e.old_starts_at else "",
+            "new": f"{local(e.new_starts_at)}–{local(e.new_ends_at)}" if e.new_starts_at else "",
+            "reason": e.reason or "",
+        }
+        for e in rows
+    ]
+
+
+# ---- calendar read side ----------------------------------------------------------------------
+
+
+def calendar_events(
+    session: Session,
+    *,
+    actor: Actor,
+    provider_ids: Iterable[str | uuid.UUID],
+    start: str | datetime,
+    end: str | datetime,
+    include_availability: bool = True,
+) -> list[dict[str, Any]]:
+    """Appointments (and availability shading) in [start, end) as FullCalendar event dicts.
+
+    Only ids of the actor's clinic are used (others are dropped); patient names come from the
+    Patient model so the Patients issue's decryption applies.
+    """
+    require(actor, "appointment:read")
+    zone = clinic_zone(session, actor.clinic_id)
+    lo, hi = parse_instant(start, zone), parse_instant(end, zone)
+    if hi <= lo or hi - lo > timedelta(days=MAX_RANGE_DAYS):
+        raise AppError("VALIDATION", "That date range cannot be shown.")
+    wanted: list[uuid.UUID] = []
+    for value in provider_ids:
+        try:
+            wanted.append(parse_id(value, "Provider"))
+        except NotFound:
+            continue
+    if not wanted:
+        return []
+    # Every query below filters by the actor's clinic, so a foreign id simply finds nothing.
+    ids = list(dict.fromkeys(wanted))
+    rows = session.exec(
+        select(Appointment, Patient)
+        .join(Patient, col(Patient.id) == col(Appointment.patient_id))
+        .where(
+            Appointment.clinic_id == actor.clinic_id,
+            col(Appointment.provider_id).in_(ids),
+            col(Appointment.deleted_at).is_(None),
+            col(Appointment.starts_at) < hi,
+            col(Appointment.ends_at) > lo,
+        )
+        .order_by(col(Appointment.starts_at))
+    ).all()
+    events: list[dict[str, Any]] = []
+    for appointment, patient in rows:
+        status = appointment.status
+        active = status in ACTIVE_APPOINTMENT_STATUSES
+        events.append(
+            {
+                "id": str(appointment.id),
+                "resourceId": str(appointment.provider_id),
+                "title": f"{patient.display_name} · {appointment.visit_type.replace('_', ' ')}",
+                "start": iso(appointment.starts_at),
+                "end": iso(appointment.ends_at),
+                "backgroundColor": STATUS_COLORS.get(status, "#64748b"),
+                "borderColor": STATUS_COLORS.get(status, "#64748b"),
+                "editable": status in MOVABLE_STATUSES,
+                "classNames": [f"appt-{status}"] + ([] if active else ["appt-inactive"]),
+                "extendedProps": {
+                    "status": status,
+                    "statusLabel": STATUS_LABELS.get(status, status),
+                    "version": appointment.version,
+                    "mrn": patient.mrn,
+                },
+            }
+        )
+    if include_availability:
+        windows = provider_windows(
+            session, clinic_id=actor.clinic_id, provider_ids=ids, start=lo, end=hi, zone=zone
+        )
+        for pid, intervals in windows.items():
+            for s, e in intervals:
+                events.append(
+                    {
+                        "id": f"avail-{pid}-{iso(s)}",
+                        "resourceId": str(pid),
+                        "start": iso(s),
+                        "end": iso(e),
+                        "display": "background",
+                        "overlap": True,  # appointments may be dropped onto working hours
+                        "backgroundColor": "#ccfbf1",
+                        "classNames": ["availability"],
+                    }
+                )
+    return events
