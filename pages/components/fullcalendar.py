@@ -91,7 +91,7 @@ class FullCalendar(rx.NoSSRComponent):
     slot_label_format: rx.Var[dict[str, Any]]
     event_time_format: rx.Var[dict[str, Any]]
     event_overlap: rx.Var[bool]
-    display_event_time: rx.Var[bool]
+    display_event_end: rx.Var[bool]
 
     select: rx.EventHandler[_range_spec]  # type: ignore[type-arg,valid-type]
     date_click: rx.EventHandler[_date_spec]  # type: ignore[type-arg,valid-type]
@@ -110,8 +110,8 @@ class FullCalendar(rx.NoSSRComponent):
         )
         props.setdefault("header_toolbar", False)
         props.setdefault("all_day_slot", False)
-        # Short visits are one row high: show who (the title), the grid already shows when.
-        props.setdefault("display_event_time", False)
+        # Short visits are one row high: "09:00 Maria Garcia" fits where "09:00 - 09:20" did not.
+        props.setdefault("display_event_end", False)
         props.setdefault("now_indicator", True)
         props.setdefault("first_day", 1)
         props.setdefault("slot_duration", "00:20:00")
