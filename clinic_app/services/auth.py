@@ -15,8 +15,6 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +23,7 @@ from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
 from clinic_app.security.passwords import hash_password, verify_password
 from clinic_app.security.permissions import require
+from clinic_app.timeutil import as_utc, zone_named
 from models import Clinic, Membership, User
 from models.base import utcnow
 
@@ -74,18 +73,6 @@ class MemberRow:
 def _dummy_hash() -> str:
     """A hash to verify against for unknown emails, so both failures cost the same time."""
     return hash_password(uuid.uuid4().hex)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _normalise_email(email: str) -> str:
@@ -238,7 +225,7 @@ def list_members(session: Session, *, actor: Actor) -> list[MemberRow]:
     """Users of the actor's clinic with their roles (admin only, read-only)."""
     require(actor, "admin:access")
     clinic = session.get(Clinic, actor.clinic_id)
-    tz = _zone(clinic.timezone if clinic else "UTC")
+    tz = zone_named(clinic.timezone if clinic else "UTC")
     rows = session.exec(
         select(User, Membership)
         .join(Membership, col(Membership.user_id) == col(User.id))
@@ -253,7 +240,7 @@ def list_members(session: Session, *, actor: Actor) -> list[MemberRow]:
             role_label=ROLE_LABELS.get(membership.role, membership.role),
             active=bool(user.is_active and user.deleted_at is None),
             last_login=(
-                _aware(user.last_login_at).astimezone(tz).strftime("%d %b %Y, %H:%M")
+                as_utc(user.last_login_at).astimezone(tz).strftime("%d %b %Y, %H:%M")
                 if user.last_login_at
                 else ""
             ),

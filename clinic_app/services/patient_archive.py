@@ -19,15 +19,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from clinic_app import audit, jobs
 from clinic_app.security.actor import Actor
-from clinic_app.security.permissions import require
 from clinic_app.services.patient_summary import (
     PATIENT_SUMMARY_KIND,
     PatientSummary,
-    find_patient,
     load_patient_summary,
     render_patient_summary_docx,
+    request_patient_export,
 )
 from clinic_app.storage import get_storage
 from models import Job, StoredFile
@@ -39,27 +37,13 @@ FORMAT = "clinic-patient-export/1"
 
 def request_patient_archive(session: Session, *, actor: Actor, patient_id: uuid.UUID | str) -> Job:
     """Queue the ZIP export of one patient of the actor's clinic; returns the job to watch."""
-    require(actor, "patient:export")
-    patient = find_patient(session, clinic_id=actor.clinic_id, patient_id=patient_id)
-    job = jobs.enqueue(
+    return request_patient_export(
         session,
+        actor=actor,
+        patient_id=patient_id,
         kind=PATIENT_ARCHIVE_KIND,
-        clinic_id=actor.clinic_id,
-        created_by=actor.user_id,
-        params={"patient_id": str(patient.id)},
-        entity_type="patient",
-        entity_id=patient.id,
+        audit_action="patient.export_archive",
     )
-    audit.record(
-        session,
-        action="patient.export_archive",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
-        entity_type="patient",
-        entity_id=patient.id,
-        after={"job_id": str(job.id)},
-    )
-    return job
 
 
 def _record(summary: PatientSummary) -> dict[str, Any]:

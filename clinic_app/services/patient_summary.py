@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -25,6 +25,7 @@ from clinic_app import audit, jobs
 from clinic_app.errors import NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.timeutil import as_utc, zone_named
 from models import Appointment, Clinic, Job, Patient, Provider
 
 logger = logging.getLogger(__name__)
@@ -58,20 +59,6 @@ class PatientSummary:
     appointments: tuple[AppointmentLine, ...]
 
 
-def _as_utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; the database stores UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def clinic_zone(name: str) -> ZoneInfo:
-    """The clinic's timezone; UTC (and a log line) when the stored name is unknown."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("Unknown clinic timezone %r; showing times in UTC", name)
-        return ZoneInfo("UTC")
-
-
 def age_on(birth_date: date, today: date) -> int:
     """Completed years on ``today`` (a birthday counts from its first day)."""
     had_birthday = (today.month, today.day) >= (birth_date.month, birth_date.day)
@@ -86,7 +73,7 @@ def format_birth_date(birth_date: date | None, today: date) -> str:
 
 def format_local(moment: datetime, zone: ZoneInfo) -> str:
     """A UTC moment as clinic wall time, e.g. ``Wed 1 Jul 2026, 09:00 CEST``."""
-    local = _as_utc(moment).astimezone(zone)
+    local = as_utc(moment).astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 
@@ -141,7 +128,7 @@ def load_patient_summary(
         email=patient.email,
         appointments=tuple(
             AppointmentLine(
-                starts_at=_as_utc(appointment.starts_at),
+                starts_at=as_utc(appointment.starts_at),
                 provider=provider.display_name,
                 visit_type=_humanize(appointment.visit_type),
                 status=_humanize(appointment.status),
@@ -175,8 +162,8 @@ def _add_field(paragraph: Paragraph, instruction: str) -> None:
 
 def render_patient_summary_docx(summary: PatientSummary, *, now: datetime | None = None) -> bytes:
     """The DOCX bytes: letterhead, patient block, appointments table, page numbers."""
-    zone = clinic_zone(summary.timezone)
-    generated = _as_utc(now or datetime.now(UTC))
+    zone = zone_named(summary.timezone)
+    generated = as_utc(now or datetime.now(UTC))
     today_local = generated.astimezone(zone).date()
 
     document = Document()
@@ -255,13 +242,20 @@ def build_patient_summary_docx(
     return render_patient_summary_docx(summary, now=now)
 
 
-def request_patient_summary(session: Session, *, actor: Actor, patient_id: uuid.UUID | str) -> Job:
-    """Queue the DOCX export of one patient of the actor's clinic; returns the job to watch."""
+def request_patient_export(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID | str,
+    kind: str,
+    audit_action: str,
+) -> Job:
+    """Queue an export job of one patient of the actor's clinic (audited); returns the job."""
     require(actor, "patient:export")
     patient = find_patient(session, clinic_id=actor.clinic_id, patient_id=patient_id)
     job = jobs.enqueue(
         session,
-        kind=PATIENT_SUMMARY_KIND,
+        kind=kind,
         clinic_id=actor.clinic_id,
         created_by=actor.user_id,
         params={"patient_id": str(patient.id)},
@@ -270,7 +264,7 @@ def request_patient_summary(session: Session, *, actor: Actor, patient_id: uuid.
     )
     audit.record(
         session,
-        action="patient.export_summary",
+        action=audit_action,
         actor_user_id=actor.user_id,
         clinic_id=actor.clinic_id,
         entity_type="patient",
@@ -278,3 +272,14 @@ def request_patient_summary(session: Session, *, actor: Actor, patient_id: uuid.
         after={"job_id": str(job.id)},
     )
     return job
+
+
+def request_patient_summary(session: Session, *, actor: Actor, patient_id: uuid.UUID | str) -> Job:
+    """Queue the DOCX export of one patient of the actor's clinic; returns the job to watch."""
+    return request_patient_export(
+        session,
+        actor=actor,
+        patient_id=patient_id,
+        kind=PATIENT_SUMMARY_KIND,
+        audit_action="patient.export_summary",
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, func, or_, select
 
@@ -18,6 +17,7 @@ from clinic_app import audit
 from clinic_app.errors import AppError, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
+from clinic_app.timeutil import zone_named
 from models import Appointment, Clinic, Patient, StoredFile
 
 SEARCH_LIMIT = 200
@@ -54,14 +54,7 @@ class PatientDetail:
 
 def clinic_today(session: Session, clinic_id: uuid.UUID) -> date:
     clinic = session.get(Clinic, clinic_id)
-    return datetime.now(_zone(clinic.timezone if clinic else "UTC")).date()
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return datetime.now(zone_named(clinic.timezone if clinic else "UTC")).date()
 
 
 def age_on(born: date | None, today: date) -> str:
@@ -144,7 +137,7 @@ def get_patient(session: Session, *, actor: Actor, patient_id: str | uuid.UUID) 
     if found is None:
         raise NotFound("Patient")
     patient, timezone = found
-    zone = _zone(timezone)
+    zone = zone_named(timezone)
     starts = session.exec(
         select(Appointment.starts_at)
         .where(

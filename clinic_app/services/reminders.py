@@ -29,9 +29,9 @@ from clinic_app.services.scheduling import (
     apply_transition,
     get_policy,
     iso,
-    zone_of,
 )
 from clinic_app.settings import get_settings
+from clinic_app.timeutil import zone_named
 from models import Appointment, Clinic, Patient, Provider
 from models.base import utcnow
 
@@ -95,7 +95,7 @@ def send_due_reminders(session: Session, *, now: datetime | None = None) -> Remi
         offsets = parse_offsets(policy.reminder_offsets_hours)
         if not offsets:
             continue
-        zone = zone_of(clinic.timezone)
+        zone = zone_named(clinic.timezone)
         rows = session.exec(
             select(Appointment, Patient, Provider)
             .join(Patient, col(Patient.id) == col(Appointment.patient_id))
@@ -152,7 +152,7 @@ def mark_no_shows(session: Session, *, now: datetime | None = None) -> int:
         policy = get_policy(session, clinic.id)
         if not policy.no_show_enabled:
             continue
-        zone = zone_of(clinic.timezone)
+        zone = zone_named(clinic.timezone)
         midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
         statuses = ["scheduled"] + (["confirmed"] if policy.no_show_include_confirmed else [])
         rows = session.exec(
@@ -222,7 +222,7 @@ def _from_token(session: Session, token: str) -> tuple[Appointment, Patient, Pro
 
 def link_view(session: Session, *, token: str) -> LinkView:
     appointment, patient, provider, clinic = _from_token(session, token)
-    zone = zone_of(clinic.timezone)
+    zone = zone_named(clinic.timezone)
     status = appointment.status
     future = as_utc(appointment.starts_at) > utcnow()
     return LinkView(

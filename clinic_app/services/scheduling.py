@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
@@ -42,6 +42,7 @@ from clinic_app.services.availability import (
     inside,
     working_windows,
 )
+from clinic_app.timeutil import zone_named
 from models import (
     ACTIVE_APPOINTMENT_STATUSES,
     EXCEPTION_KINDS,
@@ -109,13 +110,6 @@ DEFAULT_VISIT_MINUTES = 20
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def zone_of(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 _ZONE_CACHE: dict[uuid.UUID, tuple[float, ZoneInfo]] = {}
 ZONE_CACHE_SECONDS = 30.0
 
@@ -131,7 +125,7 @@ def clinic_zone(session: Session, clinic_id: uuid.UUID) -> ZoneInfo:
     if cached is not None and now - cached[0] < ZONE_CACHE_SECONDS:
         return cached[1]
     clinic = session.get(Clinic, clinic_id)
-    zone = zone_of(clinic.timezone if clinic else "UTC")
+    zone = zone_named(clinic.timezone if clinic else "UTC")
     if clinic is not None:
         _ZONE_CACHE[clinic_id] = (now, zone)
     return zone

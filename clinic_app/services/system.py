@@ -19,6 +19,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
 from clinic_app.services.health import check_dependencies
 from clinic_app.settings import get_settings
+from clinic_app.timeutil import as_utc
 from models import Job
 
 FAILED_JOBS_SHOWN = 50
@@ -50,14 +51,10 @@ def job_metrics() -> JobStats:
     for kind, started, ended in finished:
         if started is None or ended is None:
             continue
-        seconds = max(0.0, (_utc(ended) - _utc(started)).total_seconds())
+        seconds = max(0.0, (as_utc(ended) - as_utc(started)).total_seconds())
         count, total = durations.get(kind, (0, 0.0))
         durations[kind] = (count + 1, total + seconds)
     return JobStats(counts=counts, durations=durations)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def queue_depths() -> dict[str, int]:
@@ -105,7 +102,7 @@ def _workers() -> tuple[list[WorkerView], int, int]:
     views = []
     for worker in Worker.all(connection=connection):
         beat = worker.last_heartbeat
-        beat_utc = _utc(beat) if beat else None
+        beat_utc = as_utc(beat) if beat else None
         views.append(
             WorkerView(
                 name=worker.name,
@@ -135,7 +132,7 @@ def system_overview(session: Session, *, actor: Actor) -> SystemOverview:
             kind=job.kind,
             attempts=f"{job.attempts}/{job.max_attempts}",
             error=(job.error or "")[:300],
-            finished=_utc(job.finished_at).strftime("%d %b %H:%M UTC") if job.finished_at else "",
+            finished=as_utc(job.finished_at).strftime("%d %b %H:%M UTC") if job.finished_at else "",
         )
         for job in failed_rows
     ]

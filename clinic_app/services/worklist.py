@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
-from clinic_app.services.scheduling import TRANSITIONS
+from clinic_app.services.scheduling import STATUS_LABELS, TRANSITIONS
+from clinic_app.timeutil import as_utc, zone_named
 from models import Appointment, Clinic, Patient, Provider
 
 # Display order of the groups: who needs attention first.
@@ -29,16 +30,6 @@ STATUS_ORDER = (
     "no_show",
     "cancelled",
 )
-STATUS_LABELS = {
-    "scheduled": "Scheduled",
-    "confirmed": "Confirmed",
-    "arrived": "Arrived · waiting",
-    "ready": "Ready for doctor",
-    "in_consultation": "In consultation",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "no_show": "No-show",
-}
 
 
 # One-click steps offered on a card, in order: (target status, button label).
@@ -95,20 +86,9 @@ def _actions(status: str) -> list[dict[str, str]]:
 def _waiting(appointment: Appointment, now: datetime) -> tuple[str, int]:
     if appointment.status not in WAITING_STATUSES or appointment.arrived_at is None:
         return "", 0
-    minutes = max(0, int((now - _aware(appointment.arrived_at)).total_seconds() // 60))
+    minutes = max(0, int((now - as_utc(appointment.arrived_at)).total_seconds() // 60))
     text = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
     return text, minutes
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def day_bounds_utc(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -141,7 +121,7 @@ def todays_worklist(
     """Appointments of the actor's clinic for today (clinic time), grouped by status."""
     require(actor, "appointment:read")
     clinic = session.get(Clinic, actor.clinic_id)
-    zone = _zone(clinic.timezone if clinic else "UTC")
+    zone = zone_named(clinic.timezone if clinic else "UTC")
     moment = now or datetime.now(UTC)
     local_now = moment.astimezone(zone)
     start, end = day_bounds_utc(local_now.date(), zone)
@@ -183,8 +163,8 @@ def todays_worklist(
         group.items.append(
             WorklistItem(
                 id=str(appointment.id),
-                starts=_aware(appointment.starts_at).astimezone(zone).strftime("%H:%M"),
-                ends=_aware(appointment.ends_at).astimezone(zone).strftime("%H:%M"),
+                starts=as_utc(appointment.starts_at).astimezone(zone).strftime("%H:%M"),
+                ends=as_utc(appointment.ends_at).astimezone(zone).strftime("%H:%M"),
                 patient_name=patient.display_name,
                 patient_initials=(patient.given_name[:1] + patient.family_name[:1]).upper(),
                 mrn=patient.mrn,
