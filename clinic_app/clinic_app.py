@@ -6,22 +6,28 @@ from reflex_base.components.component import ComponentStyle
 from clinic_app.api.reflex_hooks import install_reflex_hooks
 from clinic_app.api.routes import build_api
 from clinic_app.observability import configure_logging, register_shared_collector
+from pages.account import account_page
 from pages.admin import admin_page
+from pages.audit import audit_page
 from pages.bench_counter import bench_counter_page
 from pages.calendar import calendar_page
 from pages.index import index_page
 from pages.login import login_page
 from pages.patients import patients_page
+from pages.portal import portal_login_page, portal_page
 from pages.prescriptions import prescriptions_page
 from pages.records import records_page
 from pages.scribe import scribe_page
 from pages.system import system_page
 from pages.worklist import worklist_page
+from state.account import AccountState
 from state.admin import AdminState
+from state.audit import AuditState
 from state.base import AppState, handle_backend_exception
 from state.calendar import CalendarState
 from state.login import LoginState
 from state.patients import PatientsState
+from state.portal import PortalState
 from state.prescriptions import PrescriptionsState
 from state.records import RecordsState
 from state.scribe import ScribeState
@@ -64,6 +70,8 @@ PAGES = (
     ("/records", "Records", records_page, RecordsState.load),
     ("/prescriptions", "Prescriptions", prescriptions_page, PrescriptionsState.load),
     ("/admin", "Admin", admin_page, AdminState.load),
+    ("/audit", "Audit log", audit_page, AuditState.load),
+    ("/account", "My account", account_page, AccountState.load),
     ("/system", "System", system_page, SystemState.load),
 )
 for route, title, component, guard in PAGES:
@@ -79,6 +87,13 @@ app.add_page(
     title="Sign in · Clinic",
     on_load=[LoginState.load, AppState.watch_health],
 )
+app.add_page(
+    portal_login_page,
+    route="/portal/login",
+    title="Patient portal · Clinic",
+    on_load=PortalState.load_login,
+)
+app.add_page(portal_page, route="/portal", title="My record · Clinic", on_load=PortalState.load)
 app.add_page(index_page, route="/", title="Clinic", on_load=AppState.go_home)
 # The blank counter page of the event round-trip benchmark (no data, no login).
 app.add_page(bench_counter_page, route="/bench/counter", title="Benchmark · Clinic")

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from clinic_app.security.row_security import ALL_CLINICS
 from clinic_app.settings import get_settings
 
 
@@ -71,11 +72,14 @@ def get_engine() -> Engine:
 
 
 def set_clinic_context(session: Session, clinic_id: uuid.UUID | None) -> None:
-    """Tell Postgres row-level security which clinic this transaction works for."""
-    if clinic_id is not None and session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            sa.text("SELECT set_config('app.clinic_id', :cid, true)"), {"cid": str(clinic_id)}
-        )
+    """Tell Postgres row-level security which clinic this transaction works for.
+
+    ``None`` is installation-wide work (sign-in lookups, workers): the policies then allow every
+    clinic (``clinic_app.security.row_security``).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        value = str(clinic_id) if clinic_id is not None else ALL_CLINICS
+        session.execute(sa.text("SELECT set_config('app.clinic_id', :cid, true)"), {"cid": value})
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinic_app.api.security_headers import security_headers
 from clinic_app.settings import Settings
 
 BACKEND_PREFIXES = (
@@ -33,6 +34,7 @@ BACKEND_PREFIXES = (
     "/health/",
     "/metrics",
     "/appointments/",
+    "/auth/",
 )
 """Paths served by the Reflex backends; everything else is the static frontend."""
 
@@ -56,6 +58,12 @@ def nginx_config(settings: Settings, ports: list[int], static_root: Path) -> str
     run_dir = settings.data_dir / "nginx"
     servers = "\n".join(
         f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports
+    )
+    static_headers = "\n".join(
+        f'            add_header {name.decode()} "{value.decode()}" always;'
+        for name, value in security_headers(
+            https=settings.effective_public_url.startswith("https://")
+        )
     )
     backend_locations = "\n".join(_proxy_location(prefix) for prefix in BACKEND_PREFIXES)
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -109,6 +117,7 @@ http {{
 {backend_locations}
 
         location / {{
+{static_headers}
             try_files $uri $uri.html $uri/index.html /__spa-fallback.html;
         }}
     }}

@@ -100,6 +100,21 @@ class Settings(BaseSettings):
         le=3600,
         description="How often workers queue the reminder / no-show job (one per period).",
     )
+    session_idle_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="A session unused this long ends (sign in again)."
+    )
+    session_absolute_hours: int = Field(
+        default=12,
+        ge=1,
+        le=24 * 30,
+        description="A session ends this long after sign-in, in use or not.",
+    )
+    step_up_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="How long a re-entered password/TOTP allows signing reports and prescriptions.",
+    )
 
     @field_validator("database_url")
     @classmethod

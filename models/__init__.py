@@ -2,7 +2,7 @@
 
 from models.audit import AuditEvent
 from models.files import StoredFile
-from models.identity import ROLES, Clinic, Membership, User
+from models.identity import ROLES, Branch, Clinic, Membership, PortalCode, User, UserSession
 from models.jobs import JOB_STATUSES, Job
 from models.notifications import NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, Notification
 from models.patients import Patient
@@ -36,6 +36,9 @@ __all__ = [
     "ROLES",
     "Appointment",
     "AuditEvent",
+    "Branch",
+    "PortalCode",
+    "UserSession",
     "Clinic",
     "Job",
     "Membership",

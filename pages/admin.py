@@ -1,4 +1,4 @@
-"""``/admin``: clinic admins only (checked on the server); users and roles, read-only."""
+"""``/admin``: clinic admins only (checked on the server): team, roles, MFA policy, permissions."""
 
 from __future__ import annotations
 
@@ -7,12 +7,27 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from clinic_app.services.auth import ROLE_LABELS
 from pages.components.shell import page_header, shell
-from state.admin import AdminState
+from state.admin import STAFF_ROLE_OPTIONS, AdminState
 from state.base import AppState
 
 
+def _role_select(member: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(variant="soft", aria_label="Role"),
+        rx.select.content(
+            *[rx.select.item(ROLE_LABELS[role], value=role) for role in STAFF_ROLE_OPTIONS]
+        ),
+        value=member["role"].to(str),
+        on_change=lambda role: AdminState.change_role(member["email"].to(str), role),
+        disabled=member["is_me"].to(bool),
+        size="1",
+    )
+
+
 def _member_row(member: ObjectVar[dict[str, Any]]) -> rx.Component:
+    active = member["active"].to(bool)
     return rx.table.row(
         rx.table.cell(
             rx.flex(
@@ -22,12 +37,19 @@ def _member_row(member: ObjectVar[dict[str, Any]]) -> rx.Component:
                 spacing="0",
             )
         ),
-        rx.table.cell(rx.badge(member["role_label"], variant="soft")),
+        rx.table.cell(_role_select(member)),
         rx.table.cell(
             rx.cond(
-                member["active"].to(bool),
+                active,
                 rx.badge("Active", color_scheme="green", variant="soft"),
                 rx.badge("Disabled", color_scheme="gray", variant="soft"),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                member["mfa"].to(bool),
+                rx.badge(rx.icon("shield_check", size=12), "On", color_scheme="teal"),
+                rx.badge("Off", color_scheme="gray", variant="outline"),
             )
         ),
         rx.table.cell(
@@ -37,8 +59,214 @@ def _member_row(member: ObjectVar[dict[str, Any]]) -> rx.Component:
                 color_scheme="gray",
             )
         ),
+        rx.table.cell(
+            rx.cond(
+                member["is_me"].to(bool),
+                rx.text("You", size="1", color_scheme="gray"),
+                rx.flex(
+                    rx.button(
+                        rx.cond(active, "Disable", "Enable"),
+                        size="1",
+                        variant="soft",
+                        color_scheme=rx.cond(active, "red", "green"),
+                        on_click=AdminState.set_active(member["email"].to(str), ~active),
+                        data_testid="member-toggle",
+                    ),
+                    rx.cond(
+                        member["mfa"].to(bool),
+                        rx.button(
+                            "Reset MFA",
+                            size="1",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=AdminState.reset_mfa(member["email"].to(str)),
+                            data_testid="member-reset-mfa",
+                        ),
+                    ),
+                    spacing="2",
+                ),
+            )
+        ),
         align="center",
         data_testid="member-row",
+    )
+
+
+def _team() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.heading("Team", size="4", as_="h2"),
+            rx.cond(
+                AdminState.saved != "",
+                rx.callout.root(
+                    rx.callout.icon(rx.icon("check", size=16)),
+                    rx.callout.text(AdminState.saved),
+                    color_scheme="green",
+                    variant="soft",
+                    size="1",
+                    data_testid="admin-saved",
+                ),
+            ),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Name"),
+                        rx.table.column_header_cell("Role"),
+                        rx.table.column_header_cell("Status"),
+                        rx.table.column_header_cell("2-step"),
+                        rx.table.column_header_cell("Last sign-in"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
+                rx.table.body(rx.foreach(AdminState.members, _member_row)),
+                variant="ghost",
+                size="2",
+                width="100%",
+            ),
+            direction="column",
+            spacing="4",
+        ),
+        size="3",
+        data_testid="admin-members",
+    )
+
+
+def _new_member_form() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.flex(
+                rx.heading("Add a team member", size="4", as_="h2"),
+                rx.grid(
+                    rx.input(name="full_name", placeholder="Full name", required=True),
+                    rx.input(name="email", type="email", placeholder="Email", required=True),
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Role"),
+                        rx.select.content(
+                            *[
+                                rx.select.item(ROLE_LABELS[role], value=role)
+                                for role in STAFF_ROLE_OPTIONS
+                            ]
+                        ),
+                        name="role",
+                        default_value="receptionist",
+                    ),
+                    rx.input(
+                        name="password",
+                        type="password",
+                        placeholder="First password (12+ characters)",
+                        auto_complete="new-password",
+                        required=True,
+                    ),
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                ),
+                rx.cond(
+                    AdminState.form_error != "",
+                    rx.callout.root(
+                        rx.callout.icon(rx.icon("circle_alert", size=16)),
+                        rx.callout.text(AdminState.form_error),
+                        color_scheme="red",
+                        variant="soft",
+                        size="1",
+                        role="alert",
+                        data_testid="member-form-error",
+                    ),
+                ),
+                rx.flex(
+                    rx.button("Add member", type="submit", data_testid="member-add"),
+                    justify="end",
+                ),
+                direction="column",
+                spacing="3",
+            ),
+            on_submit=AdminState.create_member,
+            reset_on_submit=False,
+        ),
+        size="3",
+    )
+
+
+def _mfa_policy() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.heading("Two-step verification", size="4", as_="h2"),
+            rx.text(
+                "Roles ticked here must use an authenticator app; their members set it up at "
+                "their next sign-in.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.flex(
+                *[
+                    rx.checkbox(
+                        ROLE_LABELS[role],
+                        checked=AdminState.mfa_roles.contains(role),
+                        on_change=lambda checked, role=role: AdminState.toggle_mfa_role(
+                            role, checked
+                        ),
+                        data_testid=f"mfa-role-{role}",
+                    )
+                    for role in STAFF_ROLE_OPTIONS
+                ],
+                wrap="wrap",
+                spacing="4",
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="3",
+    )
+
+
+def _matrix() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.heading("Permissions by role", size="4", as_="h2"),
+            rx.text(
+                "Decided in one place (clinic_app/security/permissions.py) and checked on the "
+                "server for every action.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.box(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Permission"),
+                            rx.foreach(
+                                AdminState.matrix_roles,
+                                lambda label: rx.table.column_header_cell(rx.text(label, size="1")),
+                            ),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            AdminState.matrix,
+                            lambda row: rx.table.row(
+                                rx.table.cell(rx.code(row["permission"].to(str), size="1")),
+                                rx.foreach(
+                                    row["allowed"].to(list[bool]),
+                                    lambda ok: rx.table.cell(
+                                        rx.cond(
+                                            ok,
+                                            rx.icon("check", size=14, color=rx.color("teal", 10)),
+                                            rx.text("·", color_scheme="gray"),
+                                        )
+                                    ),
+                                ),
+                            ),
+                        )
+                    ),
+                    size="1",
+                    variant="ghost",
+                ),
+                overflow_x="auto",
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="3",
+        data_testid="permission-matrix",
     )
 
 
@@ -47,40 +275,16 @@ def admin_page() -> rx.Component:
         "admin",
         page_header(
             "Admin",
-            rx.text("Users and roles of ", AppState.clinic_name, color_scheme="gray", size="2"),
-        ),
-        rx.card(
-            rx.flex(
-                rx.flex(
-                    rx.heading("Team", size="4", as_="h2"),
-                    rx.badge("Read-only for now", variant="surface", color_scheme="gray"),
-                    justify="between",
-                    align="center",
-                ),
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            rx.table.column_header_cell("Name"),
-                            rx.table.column_header_cell("Role"),
-                            rx.table.column_header_cell("Status"),
-                            rx.table.column_header_cell("Last sign-in"),
-                        )
-                    ),
-                    rx.table.body(rx.foreach(AdminState.members, _member_row)),
-                    variant="ghost",
-                    size="2",
-                    width="100%",
-                ),
-                rx.text(
-                    "Inviting users, changing roles, MFA and clinic settings arrive with the "
-                    "Identity issue.",
-                    size="1",
-                    color_scheme="gray",
-                ),
-                direction="column",
-                spacing="4",
+            rx.text(
+                "Team, roles and security of ", AppState.clinic_name, color_scheme="gray", size="2"
             ),
-            size="3",
-            data_testid="admin-members",
+        ),
+        rx.flex(
+            _team(),
+            _new_member_form(),
+            _mfa_policy(),
+            _matrix(),
+            direction="column",
+            spacing="4",
         ),
     )

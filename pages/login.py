@@ -50,18 +50,7 @@ def _form() -> rx.Component:
                     data_testid="login-password",
                 ),
             ),
-            rx.cond(
-                LoginState.login_error != "",
-                rx.callout.root(
-                    rx.callout.icon(rx.icon("circle_alert", size=16)),
-                    rx.callout.text(LoginState.login_error),
-                    color_scheme="red",
-                    variant="soft",
-                    size="1",
-                    role="alert",
-                    data_testid="login-error",
-                ),
-            ),
+            _error(),
             rx.button(
                 "Sign in",
                 type="submit",
@@ -77,6 +66,144 @@ def _form() -> rx.Component:
         on_submit=LoginState.sign_in,
         reset_on_submit=False,
         width="100%",
+    )
+
+
+def _error() -> rx.Component:
+    return rx.cond(
+        LoginState.login_error != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle_alert", size=16)),
+            rx.callout.text(LoginState.login_error),
+            color_scheme="red",
+            variant="soft",
+            size="1",
+            role="alert",
+            data_testid="login-error",
+        ),
+    )
+
+
+def _code_form(on_submit: rx.EventHandler, button: str, hint: str) -> rx.Component:
+    return rx.form(
+        rx.flex(
+            _field(
+                "Authentication code",
+                rx.input(
+                    id="code",
+                    name="code",
+                    placeholder="123 456",
+                    auto_complete="one-time-code",
+                    input_mode="numeric",
+                    auto_focus=True,
+                    required=True,
+                    size="3",
+                    data_testid="login-code",
+                ),
+            ),
+            rx.text(hint, size="1", color_scheme="gray"),
+            _error(),
+            rx.button(
+                button,
+                type="submit",
+                size="3",
+                width="100%",
+                loading=LoginState.signing_in,
+                disabled=LoginState.signing_in,
+                data_testid="login-code-submit",
+            ),
+            rx.button(
+                "Back",
+                type="button",
+                variant="ghost",
+                size="2",
+                on_click=LoginState.cancel_sign_in,
+                data_testid="login-back",
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        on_submit=on_submit,
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
+def _totp_step() -> rx.Component:
+    return rx.flex(
+        rx.heading("Two-step verification", size="4", as_="h2"),
+        rx.text(
+            "Open your authenticator app and enter the current code for Clinic.",
+            size="2",
+            color_scheme="gray",
+        ),
+        _code_form(
+            LoginState.verify_code,
+            "Verify",
+            "Lost your phone? Enter one of your recovery codes instead.",
+        ),
+        direction="column",
+        spacing="3",
+    )
+
+
+def _enrol_step() -> rx.Component:
+    return rx.flex(
+        rx.heading("Set up two-step verification", size="4", as_="h2"),
+        rx.text(
+            "Your clinic requires an authenticator app for your role. Scan this code with an app "
+            "such as FreeOTP, Aegis or Google Authenticator, then enter the code it shows.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.center(
+            rx.image(
+                src=LoginState.enrol_qr,
+                alt="QR code for your authenticator app",
+                width="180px",
+                height="180px",
+                data_testid="enrol-qr",
+            ),
+        ),
+        rx.text(
+            "Can't scan? Enter this key: ",
+            rx.code(LoginState.enrol_secret, data_testid="enrol-secret", word_break="break-all"),
+            size="1",
+            color_scheme="gray",
+        ),
+        _code_form(LoginState.confirm_enrolment, "Turn on", "The code changes every 30 seconds."),
+        direction="column",
+        spacing="3",
+    )
+
+
+def _recovery_step() -> rx.Component:
+    return rx.flex(
+        rx.heading("Save your recovery codes", size="4", as_="h2"),
+        rx.text(
+            "Each code signs you in once if you lose your phone. Print them or keep them in a "
+            "password manager; they will not be shown again.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.grid(
+            rx.foreach(
+                LoginState.recovery_codes,
+                lambda code: rx.code(code, size="3", variant="soft"),
+            ),
+            columns="2",
+            spacing="2",
+            data_testid="recovery-codes",
+        ),
+        rx.button(
+            "I have saved them — continue",
+            size="3",
+            width="100%",
+            on_click=LoginState.finish_enrolment,
+            data_testid="recovery-continue",
+        ),
+        direction="column",
+        spacing="3",
     )
 
 
@@ -169,8 +296,25 @@ def login_page() -> rx.Component:
                     data_testid="login-notice",
                 ),
             ),
-            rx.card(_form(), size="4", width="100%"),
-            _demo_logins(),
+            rx.card(
+                rx.match(
+                    LoginState.step,
+                    ("totp", _totp_step()),
+                    ("enrol", _enrol_step()),
+                    ("recovery", _recovery_step()),
+                    _form(),
+                ),
+                size="4",
+                width="100%",
+            ),
+            rx.cond(LoginState.step == "password", _demo_logins()),
+            rx.link(
+                "Patient? Sign in to the patient portal",
+                href="/portal/login",
+                size="2",
+                align="center",
+                data_testid="portal-link",
+            ),
             direction="column",
             spacing="5",
             width="100%",

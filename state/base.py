@@ -18,18 +18,20 @@ call changes nothing.
 The helpers start with an underscore on purpose: Reflex turns every public method of a state
 into an event handler that a browser can call by name.
 
-Seam for the Identity issue: the session lives in the backend-only vars ``_user_id`` and
-``_clinic_id`` of this tab's state (never sent to the browser). The Identity issue replaces
-``_session_ids`` with a lookup of the server-side session bound to the HttpOnly cookie that the
-browser sends on the websocket handshake; ``_require`` and every caller stay the same.
+Sessions: the signed-in user is the server-side session of the HttpOnly ``clinic_session``
+cookie, which the browser sends on the websocket handshake (``self.router.headers.cookie``);
+``_require`` re-validates it on every event (expiry, revocation, role change). The tab keeps only
+a fingerprint of the session it last served (``_session_key``, backend-only): when the cookie
+changes under it (someone else signed in in this browser) the tab is wiped before anything shows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
-import uuid
 from typing import Any
 
 import reflex as rx
@@ -38,10 +40,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError, Forbidden
+from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can
 from clinic_app.security.permissions import require as require_permission
-from clinic_app.services.auth import ROLE_LABELS, SessionProfile, load_actor, record_logout
+from clinic_app.services import auth
+from clinic_app.services.auth import ROLE_LABELS, SessionProfile
 
 logger = logging.getLogger("clinic_app.ui")
 
@@ -55,6 +59,8 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "records": "patient:read_phi",
     "prescriptions": "patient:read_phi",
     "admin": "admin:access",
+    "audit": "audit:read",
+    "account": "account:self",
     "system": "system:read",
 }
 
@@ -72,11 +78,19 @@ DEPENDENCY_MESSAGES = {
 }
 
 
+def full_page_load(path: str) -> EventSpec:
+    """Leave the single-page app for an HTTP route (sign-in/out set or clear the cookie there)."""
+    return rx.call_script(f"window.location.assign({json.dumps(path)})")
+
+
 class NotSignedIn(AppError):
     """No valid session: the UI goes back to the sign-in page."""
 
-    def __init__(self, message: str = "Please sign in to continue.") -> None:
+    def __init__(
+        self, message: str = "Please sign in to continue.", sign_in_page: str = "/login"
+    ) -> None:
         super().__init__("NOT_SIGNED_IN", message)
+        self.sign_in_page = sign_in_page
 
 
 def describe_health(report: dict[str, Any] | None) -> str:
@@ -122,8 +136,7 @@ class AppState(rx.State):
     """Session and shell data shared by every page."""
 
     # Backend-only (leading underscore): never sent to the browser.
-    _user_id: str = ""
-    _clinic_id: str = ""
+    _session_key: str = ""
     _health_generation: int = 0
 
     # Shown in the shell.
@@ -153,31 +166,38 @@ class AppState(rx.State):
 
     # ---- the one access check -------------------------------------------------------------
 
-    def _session_ids(self) -> tuple[uuid.UUID, uuid.UUID]:
-        """The signed-in user and clinic of this tab (Identity issue: from the cookie session)."""
-        if not self._user_id or not self._clinic_id:
-            raise NotSignedIn()
-        try:
-            return uuid.UUID(self._user_id), uuid.UUID(self._clinic_id)
-        except ValueError:
-            raise NotSignedIn() from None
+    def _session_token(self) -> str | None:
+        """The session token from the cookie of this tab's websocket handshake."""
+        return sessions.token_from_cookie_header(self.router.headers.cookie)
 
     def _require(self, permission: str | None = None) -> Actor:
-        """Load the signed-in actor from the database and check ``permission``.
+        """Load the signed-in actor from the cookie's session and check ``permission``.
 
-        Raises ``NotSignedIn`` (no/expired session) or ``Forbidden``; the app-wide exception
-        handler turns both into a redirect or a friendly message. Call it first in every handler.
+        Raises ``NotSignedIn`` (no/expired/revoked session) or ``Forbidden``; the app-wide
+        exception handler turns both into a redirect or a friendly message. Call it first in
+        every handler.
         """
-        user_id, clinic_id = self._session_ids()
+        token = self._session_token()
+        if not token:
+            raise NotSignedIn()
+        key = hashlib.sha256(token.encode()).hexdigest()[:16]
+        if self._session_key and self._session_key != key:
+            raise NotSignedIn("You signed in again in another tab. Please continue there.")
         try:
-            with session_scope(clinic_id=clinic_id) as session:
-                actor = load_actor(session, user_id=user_id, clinic_id=clinic_id)
+            with session_scope() as session:
+                actor = auth.actor_for_token(session, token=token)
+                profile = (
+                    auth.session_profile(session, actor=actor) if not self._session_key else None
+                )
         except AppError as exc:
             if exc.code == "SESSION_EXPIRED":
                 raise NotSignedIn(exc.message) from None
             raise
         except SQLAlchemyError as exc:
             raise AppError("DATABASE_UNAVAILABLE", DATABASE_DOWN) from exc
+        if profile is not None:
+            self._session_key = key
+            self._start_session(actor, profile)
         self._show_actor(actor)
         if permission is not None:
             require_permission(actor, permission)
@@ -214,8 +234,6 @@ class AppState(rx.State):
     # ---- session lifecycle ------------------------------------------------------------------
 
     def _start_session(self, actor: Actor, profile: SessionProfile) -> None:
-        self._user_id = str(actor.user_id)
-        self._clinic_id = str(actor.clinic_id)
         self.signed_in = True
         self.user_name = profile.user_name
         self.user_email = profile.email
@@ -225,7 +243,6 @@ class AppState(rx.State):
         self.clinic_timezone = profile.clinic_timezone
         self.nav_pages = [p for p, perm in PAGE_PERMISSIONS.items() if can(actor, perm)]
         self.error_message = ""
-        self.notice = ""
         self.access_page = ""
         self.access = ""
 
@@ -238,27 +255,25 @@ class AppState(rx.State):
             pending.extend(substate_cls.get_substates())
         health_generation, banner = self._health_generation, self.banner
         self.reset()
-        self._user_id = ""
-        self._clinic_id = ""
+        self._session_key = ""
         self._health_generation, self.banner = health_generation, banner
         self.notice = notice[:200]
 
     @rx.event
     async def sign_out(self) -> EventSpec:
-        """Forget this tab's session (it only ever touches the caller's own session)."""
-        if self._user_id and self._clinic_id:
+        """End this browser's session (revoked in the database, cookie cleared by the route)."""
+        token = self._session_token()
+        if token:
             try:
                 with session_scope() as session:
-                    record_logout(
-                        session,
-                        user_id=uuid.UUID(self._user_id),
-                        clinic_id=uuid.UUID(self._clinic_id),
-                        ip=self.router.session.client_ip or None,
-                    )
-            except (SQLAlchemyError, ValueError):
+                    actor = auth.actor_for_token(session, token=token)
+                    auth.sign_out(session, actor=actor, ip=self.router.session.client_ip or None)
+            except AppError:
+                pass  # already expired or revoked: clearing the cookie is all that is left
+            except SQLAlchemyError:
                 logger.warning("could not record logout", exc_info=True)
         await self._forget_session("You have signed out.")
-        return rx.redirect("/login")
+        return full_page_load("/auth/logout")
 
     @rx.event
     async def end_session(self, message: str = "") -> None:
@@ -313,7 +328,7 @@ def handle_backend_exception(exception: Exception) -> list[EventSpec]:
     if isinstance(exception, NotSignedIn):
         return [
             AppState.end_session(exception.message),  # type: ignore[operator]  # rx.event
-            rx.redirect("/login"),
+            rx.redirect(exception.sign_in_page),
         ]
     if isinstance(exception, AppError):
         logger.info("refused: %s %s", exception.code, exception.message)

@@ -114,6 +114,11 @@ def redis_url() -> Iterator[str]:
 def _truncate_all(url: str) -> None:
     engine = engine_for(url)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # TRUNCATE: audit_events refuses DELETE (append-only trigger).
+            names = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+            conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+            return
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from clinic_app.api import appointment_links, downloads, health, metrics
+from clinic_app.api import appointment_links, downloads, health, metrics, sessions
+from clinic_app.api.security_headers import SecurityHeadersMiddleware
 
 
 def build_api() -> Starlette:
@@ -17,5 +19,7 @@ def build_api() -> Starlette:
         Route("/api/files/{file_id}/download", downloads.download_file, methods=["GET"]),
         Route("/appointments/respond", appointment_links.show, methods=["GET"]),
         Route("/appointments/respond", appointment_links.answer, methods=["POST"]),
+        Route("/auth/session", sessions.complete_sign_in, methods=["GET"]),
+        Route("/auth/logout", sessions.sign_out, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)])

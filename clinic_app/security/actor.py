@@ -13,3 +13,7 @@ class Actor:
     role: str
     full_name: str
     email: str
+    # The sign-in session this actor acts through (step-up, "sign out other sessions").
+    session_id: uuid.UUID | None = None
+    # Portal actors (role ``patient``): the one patient record they may see.
+    patient_id: uuid.UUID | None = None

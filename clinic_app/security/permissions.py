@@ -34,9 +34,37 @@ MATRIX: dict[str, frozenset[str]] = {
     "job:retry": STAFF,
     "file:download": STAFF,
     "admin:access": frozenset({"clinic_admin"}),
+    # ---- Identity (issue 5): users, audit log, portal access, signing ----
+    "account:self": STAFF,
+    "user:manage": frozenset({"clinic_admin"}),
+    "audit:read": frozenset({"clinic_admin"}),
+    "patient:portal_invite": FRONT_DESK | CLINICAL,
+    "report:sign": frozenset({"doctor"}),
+    "prescription:create": frozenset({"doctor"}),
+    "prescription:sign": frozenset({"doctor"}),
+    "prescription:dispense": frozenset({"pharmacist"}),
+    # The patient portal: a patient's own record only (services scope by actor.patient_id).
+    "portal:self": frozenset({"patient"}),
     # Operations (issue 12): queues, workers, failed jobs, dependency health.
     "system:read": frozenset({"clinic_admin"}),
 }
+
+
+ALL_ROLES = (
+    "clinic_admin",
+    "doctor",
+    "nurse",
+    "receptionist",
+    "pharmacist",
+    "lab_tech",
+    "accountant",
+    "patient",
+)
+
+
+def matrix_rows() -> list[tuple[str, list[bool]]]:
+    """The matrix as rows of (permission, allowed per role in ``ALL_ROLES`` order) for display."""
+    return [(name, [role in roles for role in ALL_ROLES]) for name, roles in sorted(MATRIX.items())]
 
 
 def can(actor: Actor, permission: str) -> bool:

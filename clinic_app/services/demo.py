@@ -29,6 +29,8 @@ DEMO_USERS = (
     ("reception@demo.clinic", "Rita Alvarez", "receptionist"),
     ("admin@demo.clinic", "Sam Lee", "clinic_admin"),
 )
+# The demo patient who can sign in to the portal (the code arrives in the dev mailbox).
+DEMO_PORTAL_EMAIL = "maria@demo.patient"
 DEMO_PATIENTS = (
     ("PAT-2026-00001", "Maria", "Garcia", date(1978, 3, 14), "female", "+1 555 0101"),
     ("PAT-2026-00002", "John", "Smith", date(1965, 11, 2), "male", "+1 555 0102"),
@@ -81,6 +83,18 @@ def load_demo_clinic(session: Session) -> bool:
         )
         session.add(patient)
         session.flush()
+        if index == 0:
+            portal_user = User(email=DEMO_PORTAL_EMAIL, full_name=patient.display_name)
+            session.add(portal_user)
+            session.flush()
+            session.add(
+                Membership(
+                    user_id=portal_user.id,
+                    clinic_id=clinic.id,
+                    role="patient",
+                    patient_id=patient.id,
+                )
+            )
         starts = datetime.combine(today, time(8 + index, 0), tzinfo=UTC)
         session.add(
             Appointment(

@@ -37,6 +37,7 @@ NAV_ITEMS = (
     NavItem("records", "Records", "folder_open", "/records"),
     NavItem("prescriptions", "Prescriptions", "pill", "/prescriptions"),
     NavItem("admin", "Admin", "shield_check", "/admin"),
+    NavItem("audit", "Audit log", "scroll_text", "/audit"),
     NavItem("system", "System", "activity", "/system"),
 )
 
@@ -89,6 +90,19 @@ def _user_block() -> rx.Component:
             min_width="0",
             flex="1",
             data_testid="current-user",
+        ),
+        rx.tooltip(
+            rx.link(
+                rx.icon_button(
+                    rx.icon("user_cog", size=16),
+                    variant="ghost",
+                    color_scheme="gray",
+                    aria_label="My account",
+                    data_testid="account-link",
+                ),
+                href="/account",
+            ),
+            content="My account",
         ),
         rx.tooltip(
             rx.icon_button(
@@ -188,6 +202,12 @@ def _user_menu() -> rx.Component:
                 padding_y="var(--space-1)",
             ),
             rx.menu.separator(),
+            rx.menu.item(
+                rx.icon("user_cog", size=14),
+                "My account",
+                on_select=rx.redirect("/account"),
+                data_testid="account-menu",
+            ),
             rx.menu.item(
                 rx.icon("log_out", size=14),
                 "Sign out",

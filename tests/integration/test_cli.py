@@ -24,7 +24,8 @@ def test_migrate_and_demo_data_are_idempotent(
     assert "demo clinic loaded" in out and "already present" in out
     with session_scope() as session:
         assert [c.slug for c in session.exec(select(Clinic)).all()] == ["demo"]
-        assert len(session.exec(select(User)).all()) == 4
+        # Four staff logins and the demo portal patient.
+        assert len(session.exec(select(User)).all()) == 5
 
 
 def test_embedded_redis_starts_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from sqlmodel import Session, col, select
 
 from clinic_app.errors import AppError
+from clinic_app.security import sessions
+from clinic_app.security.actor import Actor
 from clinic_app.security.passwords import hash_password
 from clinic_app.services.auth import (
     LOGIN_FAILED_MESSAGE,
+    actor_for_token,
     authenticate,
-    list_members,
-    load_actor,
     session_profile,
 )
 from clinic_app.services.demo import DEMO_PASSWORD, load_demo_clinic
+from clinic_app.services.users import list_members
 from models import AuditEvent, Clinic, Membership, User
+from tests.conftest import clear_app_caches
+
+
+@pytest.fixture(autouse=True)
+def _real_redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Rate limits live in Redis: use the test Redis (emptied per test)."""
+    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
+    clear_app_caches()
+    yield
+    clear_app_caches()
+
+
+def _token(session: Session, actor: Actor) -> str:
+    """Sign in the way the browser does: handoff code, then the cookie's token."""
+    code = sessions.begin(session, user_id=actor.user_id, clinic_id=actor.clinic_id)
+    token, _row = sessions.complete(session, code=code)
+    return token
+
+
+def load_actor(session: Session, *, user_id: uuid.UUID, clinic_id: uuid.UUID) -> Actor:
+    """A fresh session for that user and clinic, resolved like every event does."""
+    code = sessions.begin(session, user_id=user_id, clinic_id=clinic_id)
+    token, _row = sessions.complete(session, code=code)
+    return actor_for_token(session, token=token)
 
 
 @pytest.fixture
@@ -55,7 +82,7 @@ def test_good_login_returns_actor_and_audits(session: Session, demo: Clinic) -> 
     assert actor.role == "doctor"
     assert actor.full_name == "Dr. Amina Okafor"
     assert doctor.last_login_at is not None
-    (row,) = _audit(session, "auth.login")
+    (row,) = _audit(session, "auth.password_ok")
     assert row.actor_user_id == doctor.id
     assert row.clinic_id == demo.id
     assert row.ip == "10.0.0.7"
@@ -85,7 +112,7 @@ def test_wrong_password_and_unknown_email_fail_the_same_way(session: Session, de
     assert rows[0].after == {"email": "doctor@demo.clinic", "reason": "wrong_password"}
     assert rows[1].actor_user_id is None
     assert rows[1].after == {"email": "nobody@demo.clinic", "reason": "unknown_email"}
-    assert _audit(session, "auth.login") == []
+    assert _audit(session, "auth.password_ok") == []
 
 
 def test_disabled_user_is_refused(session: Session, demo: Clinic) -> None:
@@ -113,19 +140,24 @@ def test_user_without_staff_membership_is_refused(session: Session, demo: Clinic
 
 def test_load_actor_revalidates_every_time(session: Session, demo: Clinic) -> None:
     actor = authenticate(session, email="reception@demo.clinic", password=DEMO_PASSWORD)
-    again = load_actor(session, user_id=actor.user_id, clinic_id=actor.clinic_id)
-    assert again == actor
+    token = _token(session, actor)
+    again = actor_for_token(session, token=token)
+    assert (again.user_id, again.clinic_id, again.role) == (
+        actor.user_id,
+        actor.clinic_id,
+        "receptionist",
+    )
 
     # A role change takes effect on the next event: the role comes from the database.
     membership = session.exec(select(Membership).where(Membership.user_id == actor.user_id)).one()
     membership.role = "nurse"
     session.add(membership)
     session.flush()
-    assert load_actor(session, user_id=actor.user_id, clinic_id=actor.clinic_id).role == "nurse"
+    assert actor_for_token(session, token=token).role == "nurse"
 
-    # Another clinic id (e.g. a tampered session) is refused.
+    # A guessed or tampered token is refused.
     with pytest.raises(AppError) as other:
-        load_actor(session, user_id=actor.user_id, clinic_id=uuid.uuid4())
+        actor_for_token(session, token=token[:-2] + "xy")
     assert other.value.code == "SESSION_EXPIRED"
 
 

@@ -9,6 +9,7 @@ message" here is exactly what a browser could send: an event name, a payload and
 from __future__ import annotations
 
 import asyncio
+import re
 import contextvars
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +22,20 @@ from reflex_base.event import Event
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from reflex_base.utils.format import format_event_handler
 from sqlmodel import col, select
+from starlette.testclient import TestClient
 
+import clinic_app.clinic_app  # noqa: F401  (registers the App: page loads run its on_load events)
+from clinic_app.api.routes import build_api
 from clinic_app.db import session_scope
+from clinic_app.security.sessions import COOKIE_NAME
+from clinic_app.services.auth import LOGIN_FAILED_MESSAGE
 from clinic_app.services.demo import DEMO_PASSWORD, load_demo_clinic
 from models import AuditEvent, Clinic, Job, Membership, Patient, User
 from state.admin import AdminState
 from state.base import AppState, handle_backend_exception
 from state.login import LoginState
 from state.patients import PatientsState
+from state.worklist import WorklistState
 
 S = TypeVar("S", bound=BaseState)
 
@@ -41,6 +48,20 @@ class Browser:
 
     async def emit_update(self, update: Any, token: str) -> None:
         self.updates.append((token, update))
+
+    def page_loads(self, token: str) -> list[str]:
+        """Full page loads (``window.location.assign``) sent to a tab: sign-in and sign-out."""
+        found = []
+        for sent_to, update in self.updates:
+            if sent_to != token:
+                continue
+            for event in update.events or []:
+                if event.name == "_call_script":
+                    code = str(event.payload.get("javascript_code"))
+                    match = re.search(r'window\.location\.assign\("([^"]+)"\)', code)
+                    if match:
+                        found.append(match.group(1))
+        return found
 
     def redirects(self, token: str) -> list[str]:
         return [
@@ -61,11 +82,41 @@ class App:
     def __init__(self, processor: BaseStateEventProcessor, browser: Browser) -> None:
         self.processor = processor
         self.browser = browser
+        self.http = TestClient(build_api(), base_url="http://127.0.0.1")
+        # The session cookie each tab's websocket handshake carries (the browser's cookie jar).
+        self.cookies: dict[str, str] = {}
+
+    def follow_page_load(self, token: str) -> str:
+        """Do what the browser does with the last full page load: GET it, keep its cookie."""
+        path = self.browser.page_loads(token)[-1]
+        response = self.http.get(path, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        cookie = response.cookies.get(COOKIE_NAME)
+        if cookie:
+            self.cookies[token] = cookie
+        elif 'clinic_session=""' in response.headers.get("set-cookie", ""):
+            self.cookies.pop(token, None)
+        return str(response.headers["location"])
 
     async def call(self, token: str, handler: Any, **payload: Any) -> BaseException | None:
         """Send one event as the browser would; wait for it and the events it chained."""
+        headers = (
+            {"cookie": f"{COOKIE_NAME}={self.cookies[token]}"} if token in self.cookies else {}
+        )
         future = await self.processor.enqueue(
-            token, Event(name=format_event_handler(handler), payload=payload)
+            token,
+            Event(
+                name=format_event_handler(handler),
+                payload=payload,
+                # A page without on_load events: the first routed event of a tab re-hydrates
+                # it (as a reconnecting browser would) and must not add redirects of its own.
+                router_data={
+                    "headers": headers,
+                    "ip": "127.0.0.1",
+                    "pathname": "/bench/counter",
+                    "asPath": "/bench/counter",
+                },
+            ),
         )
         error: BaseException | None = None
         try:
@@ -84,7 +135,7 @@ class App:
                 for task in self.processor._tasks.values()
                 if not (name := task.get_name())
                 .split("|")[1]
-                .endswith(("watch_export", "watch_health"))
+                .endswith(("watch_export", "watch_health", "watch_live"))
             ]
             queue = self.processor._queue
             if not busy and (queue is None or queue.empty()):
@@ -102,8 +153,12 @@ class App:
         )
         assert error is None
         login = await self.state(token, LoginState)
-        assert login.signed_in, login.login_error
-        assert self.browser.redirects(token)[-1] == "/worklist"
+        assert login.login_error == ""
+        assert self.browser.page_loads(token)[-1].startswith("/auth/session?code=")
+        assert self.follow_page_load(token) == "/worklist"
+        # The worklist's on_load is the first event with the cookie: it adopts the session.
+        assert await self.call(token, WorklistState.load) is None
+        assert (await self.state(token, AppState)).signed_in
 
 
 def run(scenario: Callable[[App], Awaitable[None]]) -> None:
@@ -177,7 +232,12 @@ def test_receptionist_cannot_export_or_open_admin(demo_db: str) -> None:
     async def scenario(app: App) -> None:
         token = "reception-tab"
         await app.sign_in(token, "reception@demo.clinic")
-        assert (await app.state(token, AppState)).nav_pages == ["calendar", "worklist", "patients"]
+        assert (await app.state(token, AppState)).nav_pages == [
+            "calendar",
+            "worklist",
+            "patients",
+            "account",
+        ]
 
         assert await app.call(token, PatientsState.select_patient, patient_id=_patient_id()) is None
         patients = await app.state(token, PatientsState)
@@ -278,9 +338,13 @@ def test_wrong_password_keeps_the_tab_signed_out(demo_db: str) -> None:
         assert await app.call(token, LoginState.sign_in, form_data=form) is None
         login = await app.state(token, LoginState)
         assert not login.signed_in
-        assert login.login_error == "Email or password is incorrect."
+        assert login.login_error == LOGIN_FAILED_MESSAGE
         assert login.signing_in is False
-        assert login._user_id == ""
+        assert login._session_key == ""
+        print(
+            "EVENTS",
+            [(e.name, e.payload) for t, u in app.browser.updates for e in (u.events or [])],
+        )
         assert app.browser.redirects(token) == []
 
     run(scenario)
@@ -305,7 +369,7 @@ def test_removed_membership_ends_the_session_on_the_next_event(demo_db: str) -> 
         assert app.browser.redirects(token)[-1] == "/login"
         state = await app.state(token, PatientsState)
         assert not state.signed_in
-        assert state._user_id == ""
+        assert state._session_key == ""
         assert state.patients == []
         assert state.notice == "Your session has ended. Please sign in again."
 
@@ -313,18 +377,40 @@ def test_removed_membership_ends_the_session_on_the_next_event(demo_db: str) -> 
 
 
 def test_require_is_the_only_way_in(demo_db: str) -> None:
-    """Every handler of the page states either calls require/guard_page or is session-only."""
+    """Every handler of the page states checks access, or is on a short list of public ones.
+
+    Staff handlers call ``self._require``/``self._guard_page``; portal handlers
+    ``self._require_patient``; the second sign-in step works only on the pending sign-in that
+    a correct password created (``self._pending_actor``).
+    """
     import inspect
 
-    from state import calendar, prescriptions, records, scribe, worklist
+    from state import account, audit, calendar, portal, prescriptions, records, scribe, worklist
 
     session_only = {"sign_out", "end_session", "show_error", "dismiss_error", "go_home"}
-    public = {"watch_health", "sign_in"}
+    public = {
+        "watch_health",
+        "sign_in",
+        "cancel_sign_in",
+        # Portal sign-in (rate limited and audited in clinic_app.services.portal).
+        "load_login",
+        "request_code",
+        "use_other_email",
+    }
+    checks = (
+        "self._require(",
+        "self._guard_page(",
+        "self._require_patient(",
+        "self._pending_actor(",
+    )
     states = [
         AppState,
         LoginState,
         PatientsState,
         AdminState,
+        audit.AuditState,
+        account.AccountState,
+        portal.PortalState,
         worklist.WorklistState,
         calendar.CalendarState,
         scribe.ScribeState,
@@ -339,7 +425,10 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
             if state_cls is LoginState and name == "load":
                 continue
             source = inspect.getsource(handler.fn)
-            assert "self._require(" in source or "self._guard_page(" in source, (
+            if state_cls is portal.PortalState and name == "verify_code":
+                assert "portal.verify_code(" in source
+                continue
+            assert any(check in source for check in checks), (
                 f"{state_cls.__name__}.{name} does not check access"
             )
 
@@ -352,13 +441,22 @@ def test_sign_out_wipes_every_page_state(demo_db: str) -> None:
         assert await app.call(token, PatientsState.select_patient, patient_id=_patient_id()) is None
         assert (await app.state(token, PatientsState)).selected["name"] == "Maria Garcia"
 
+        old_cookie = app.cookies[token]
         assert await app.call(token, AppState.sign_out) is None
-        assert app.browser.redirects(token)[-1] == "/login"
+        assert app.browser.page_loads(token)[-1] == "/auth/logout"
+        assert app.follow_page_load(token) == "/login"
+        assert token not in app.cookies
         patients = await app.state(token, PatientsState)
         assert patients.selected == {} and patients._selected_id == ""
         assert patients.patients == []
-        assert not patients.signed_in and patients._user_id == ""
+        assert not patients.signed_in and patients._session_key == ""
         assert patients.notice == "You have signed out."
+
+        # The old cookie is worthless now: the session was revoked in the database.
+        replay = "replayed-cookie"
+        app.cookies[replay] = old_cookie
+        error = await app.call(replay, PatientsState.load)
+        assert error is not None and getattr(error, "code", "") == "NOT_SIGNED_IN"
 
         # The next user of the tab starts clean and only sees what their role allows.
         await app.sign_in(token, "reception@demo.clinic")

@@ -1,0 +1,194 @@
+"""Server-side sign-in sessions bound to an HttpOnly cookie.
+
+The browser holds a random token in the ``clinic_session`` cookie (HttpOnly, SameSite=Lax); the
+database holds only its SHA-256. A Reflex event cannot set an HttpOnly cookie, so sign-in is two
+steps: the event that proved the password (and TOTP) calls :func:`begin` and sends the browser to
+``/auth/session?code=…``; that HTTP route calls :func:`complete`, which turns the one-time code
+(valid 60 s) into the session token and sets the cookie. The websocket handshake that follows
+carries the cookie, and every event re-validates it with :func:`resolve`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.cookies import CookieError, SimpleCookie
+
+from sqlmodel import Session, col, select, update
+
+from clinic_app.errors import AppError
+from clinic_app.settings import get_settings
+from clinic_app.timeutil import as_utc
+from models import UserSession
+from models.base import utcnow
+
+COOKIE_NAME = "clinic_session"
+HANDOFF_SECONDS = 60
+TOUCH_EVERY = timedelta(seconds=60)
+SESSION_EXPIRED_MESSAGE = "Your session has ended. Please sign in again."
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    clinic_id: uuid.UUID
+    kind: str
+    mfa_verified: bool
+    step_up_at: datetime | None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_from_cookie_header(header: str | None) -> str | None:
+    """The session token from a raw ``Cookie`` header (None when absent or malformed)."""
+    if not header:
+        return None
+    try:
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+    except CookieError:
+        return None
+    morsel = jar.get(COOKIE_NAME)
+    value = morsel.value if morsel else ""
+    return value if 20 <= len(value) <= 128 else None
+
+
+def begin(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    clinic_id: uuid.UUID,
+    kind: str = "staff",
+    mfa_verified: bool = False,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> str:
+    """Create a pending session; returns the one-time code the browser exchanges for a cookie."""
+    code = secrets.token_urlsafe(32)
+    now = utcnow()
+    settings = get_settings()
+    session.add(
+        UserSession(
+            user_id=user_id,
+            clinic_id=clinic_id,
+            kind=kind,
+            handoff_hash=hash_token(code),
+            handoff_expires_at=now + timedelta(seconds=HANDOFF_SECONDS),
+            mfa_verified=mfa_verified,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.session_absolute_hours),
+            ip=ip,
+            user_agent=user_agent[:400] if user_agent else None,
+        )
+    )
+    session.flush()
+    return code
+
+
+def complete(session: Session, *, code: str) -> tuple[str, UserSession]:
+    """Exchange a handoff code (once, within 60 s) for the session token that goes in the cookie."""
+    if not code or len(code) > 128:
+        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
+    row = session.exec(
+        select(UserSession).where(UserSession.handoff_hash == hash_token(code)).with_for_update()
+    ).first()
+    now = utcnow()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.handoff_expires_at is None
+        or as_utc(row.handoff_expires_at) < now
+    ):
+        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
+    token = secrets.token_urlsafe(32)
+    row.token_hash = hash_token(token)
+    row.handoff_hash = None
+    row.handoff_expires_at = None
+    row.last_seen_at = now
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def resolve(session: Session, *, token: str | None, kind: str = "staff") -> ActiveSession:
+    """The live session for a cookie token; ``SESSION_EXPIRED`` when gone, idle or revoked."""
+    if not token:
+        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
+    row = session.exec(
+        select(UserSession).where(UserSession.token_hash == hash_token(token))
+    ).first()
+    now = utcnow()
+    settings = get_settings()
+    if (
+        row is None
+        or row.kind != kind
+        or row.revoked_at is not None
+        or as_utc(row.expires_at) <= now
+        or as_utc(row.last_seen_at) + timedelta(minutes=settings.session_idle_minutes) <= now
+    ):
+        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
+    if now - as_utc(row.last_seen_at) >= TOUCH_EVERY:
+        # At most one write a minute per session keeps the idle clock without a write per click.
+        session.exec(
+            update(UserSession).where(col(UserSession.id) == row.id).values(last_seen_at=now)
+        )
+    return ActiveSession(
+        id=row.id,
+        user_id=row.user_id,
+        clinic_id=row.clinic_id,
+        kind=row.kind,
+        mfa_verified=row.mfa_verified,
+        step_up_at=as_utc(row.step_up_at) if row.step_up_at else None,
+    )
+
+
+def revoke(session: Session, *, session_id: uuid.UUID, reason: str) -> None:
+    session.exec(
+        update(UserSession)
+        .where(col(UserSession.id) == session_id, col(UserSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason[:60])
+    )
+
+
+def revoke_user_sessions(
+    session: Session,
+    *,
+    user_id: uuid.UUID,
+    reason: str,
+    keep: uuid.UUID | None = None,
+    clinic_id: uuid.UUID | None = None,
+) -> int:
+    """End every live session of a user (but ``keep``); returns how many ended."""
+    conditions = [col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None)]
+    if keep is not None:
+        conditions.append(col(UserSession.id) != keep)
+    if clinic_id is not None:
+        conditions.append(col(UserSession.clinic_id) == clinic_id)
+    result = session.exec(
+        update(UserSession)
+        .where(*conditions)
+        .values(revoked_at=utcnow(), revoked_reason=reason[:60])
+    )
+    return int(result.rowcount or 0)
+
+
+def mark_step_up(session: Session, *, session_id: uuid.UUID) -> None:
+    session.exec(
+        update(UserSession).where(col(UserSession.id) == session_id).values(step_up_at=utcnow())
+    )
+
+
+def require_recent_step_up(active: ActiveSession) -> None:
+    """Signing needs a password/TOTP re-entered within the last few minutes."""
+    window = timedelta(minutes=get_settings().step_up_minutes)
+    if active.step_up_at is None or utcnow() - active.step_up_at > window:
+        raise AppError(
+            "STEP_UP_REQUIRED", "Please confirm it is you (password or authenticator code) to sign."
+        )

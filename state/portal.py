@@ -1,0 +1,137 @@
+"""Patient portal: one-time-code sign-in and the patient's own record.
+
+A portal session is a ``patient`` session of the same HttpOnly cookie; ``_require_patient``
+re-validates it on every event and everything shown is scoped by the session's patient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any
+
+import reflex as rx
+from reflex.event import EventSpec
+from sqlalchemy.exc import SQLAlchemyError
+
+from clinic_app.db import session_scope
+from clinic_app.errors import AppError
+from clinic_app.security import sessions
+from clinic_app.security.actor import Actor
+from clinic_app.security.permissions import require as require_permission
+from clinic_app.services import auth, portal
+from state.base import DATABASE_DOWN, AppState, NotSignedIn, full_page_load
+
+
+class PortalState(AppState):
+    code_sent: rx.Field[bool] = rx.field(False)
+    portal_email: rx.Field[str] = rx.field("")
+    portal_message: rx.Field[str] = rx.field("")
+    portal_error: rx.Field[str] = rx.field("")
+    busy: rx.Field[bool] = rx.field(False)
+    overview: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
+
+    def _require_patient(self) -> Actor:
+        """The signed-in patient of this browser (portal session cookie) or NotSignedIn."""
+        try:
+            with session_scope() as session:
+                actor = portal.actor_for_token(session, token=self._session_token())
+        except AppError as exc:
+            if exc.code == "SESSION_EXPIRED":
+                raise NotSignedIn(exc.message, sign_in_page="/portal/login") from None
+            raise
+        except SQLAlchemyError as exc:
+            raise AppError("DATABASE_UNAVAILABLE", DATABASE_DOWN) from exc
+        require_permission(actor, "portal:self")
+        return actor
+
+    @rx.event
+    def load_login(self) -> EventSpec | None:
+        """Public page; a browser already signed in to the portal goes to its record."""
+        self.busy = False
+        self.portal_error = ""
+        if self._session_token():
+            try:
+                with session_scope() as session:
+                    portal.actor_for_token(session, token=self._session_token())
+                return rx.redirect("/portal", replace=True)
+            except (AppError, SQLAlchemyError):
+                pass
+        return None
+
+    @rx.event
+    def request_code(self, form_data: dict[str, Any]) -> None:
+        email = str(form_data.get("email") or "").strip()[:254]
+        self.portal_error = ""
+        try:
+            with session_scope() as session:
+                self.portal_message = portal.request_code(
+                    session, email=email, ip=self.router.session.client_ip or None
+                )
+        except AppError as exc:
+            self.portal_error = exc.message
+            return
+        except SQLAlchemyError:
+            self.portal_error = DATABASE_DOWN
+            return
+        self.portal_email = email
+        self.code_sent = True
+
+    @rx.event
+    def use_other_email(self) -> None:
+        self.code_sent = False
+        self.portal_message = ""
+        self.portal_error = ""
+
+    @rx.event
+    async def verify_code(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
+        code = str(form_data.get("code") or "").strip()[:16]
+        self.portal_error = ""
+        self.busy = True
+        yield None
+        try:
+            with session_scope() as session:
+                try:
+                    actor = portal.verify_code(
+                        session,
+                        email=self.portal_email,
+                        code=code,
+                        ip=self.router.session.client_ip or None,
+                    )
+                    handoff = sessions.begin(
+                        session,
+                        user_id=actor.user_id,
+                        clinic_id=actor.clinic_id,
+                        kind="patient",
+                        ip=self.router.session.client_ip or None,
+                        user_agent=self.router.headers.user_agent or None,
+                    )
+                except AppError as exc:
+                    self.portal_error = exc.message
+                    return
+        except SQLAlchemyError:
+            self.portal_error = DATABASE_DOWN
+            return
+        finally:
+            self.busy = False
+        self.code_sent = False
+        self.portal_message = ""
+        yield full_page_load(f"/auth/session?code={handoff}")
+
+    @rx.event
+    def load(self) -> None:
+        actor = self._require_patient()
+        with session_scope(clinic_id=actor.clinic_id) as session:
+            view = portal.overview(session, actor=actor)
+        self.overview = dataclasses.asdict(view)
+
+    @rx.event
+    async def portal_sign_out(self) -> EventSpec:
+        try:
+            actor = self._require_patient()
+            with session_scope() as session:
+                auth.sign_out(session, actor=actor, ip=self.router.session.client_ip or None)
+        except AppError:
+            pass  # already expired: clearing the cookie is all that is left
+        await self._forget_session("")
+        return full_page_load("/auth/logout?kind=patient")
