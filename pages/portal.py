@@ -142,19 +142,16 @@ def _appointment(item: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 
 def portal_page() -> rx.Component:
-    overview = PortalState.overview
     return _frame(
         rx.card(
             rx.flex(
                 rx.flex(
                     rx.flex(
-                        rx.heading(
-                            overview["patient_name"].to(str), size="5", data_testid="portal-name"
-                        ),
+                        rx.heading(PortalState.patient_name, size="5", data_testid="portal-name"),
                         rx.text(
-                            overview["clinic_name"].to(str),
+                            PortalState.patient_clinic,
                             " · ",
-                            overview["mrn"].to(str),
+                            PortalState.mrn,
                             size="2",
                             color_scheme="gray",
                         ),
@@ -173,14 +170,14 @@ def portal_page() -> rx.Component:
                 ),
                 rx.heading("Upcoming appointments", size="3", as_="h2"),
                 rx.cond(
-                    overview["upcoming"].to(list).length() > 0,
-                    rx.foreach(overview["upcoming"].to(list[dict[str, Any]]), _appointment),
+                    PortalState.upcoming.length() > 0,
+                    rx.foreach(PortalState.upcoming, _appointment),
                     rx.text("No upcoming appointments.", size="2", color_scheme="gray"),
                 ),
                 rx.heading("Past visits", size="3", as_="h2"),
                 rx.cond(
-                    overview["past"].to(list).length() > 0,
-                    rx.foreach(overview["past"].to(list[dict[str, Any]]), _appointment),
+                    PortalState.past.length() > 0,
+                    rx.foreach(PortalState.past, _appointment),
                     rx.text("No past visits yet.", size="2", color_scheme="gray"),
                 ),
                 rx.text(

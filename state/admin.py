@@ -94,7 +94,9 @@ class AdminState(AppState):
     def set_active(self, email: str, active: bool) -> None:
         actor = self._require("user:manage")
         with session_scope(clinic_id=actor.clinic_id) as session:
-            users.set_active(session, actor=actor, user_id=self._user_id(email), active=bool(active))
+            users.set_active(
+                session, actor=actor, user_id=self._user_id(email), active=bool(active)
+            )
         self.saved = "Account enabled." if active else "Account disabled and signed out."
         self._reload(actor)
 

@@ -38,12 +38,12 @@ import reflex as rx
 from reflex.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinic_app import audit
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError, Forbidden
 from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can
-from clinic_app.security.permissions import require as require_permission
 from clinic_app.services import auth
 from clinic_app.services.auth import ROLE_LABELS, SessionProfile
 
@@ -199,9 +199,26 @@ class AppState(rx.State):
             self._session_key = key
             self._start_session(actor, profile)
         self._show_actor(actor)
-        if permission is not None:
-            require_permission(actor, permission)
+        if permission is not None and not can(actor, permission):
+            self._audit_denied(actor, permission)
+            raise Forbidden()
         return actor
+
+    def _audit_denied(self, actor: Actor, permission: str) -> None:
+        """A refused call changes nothing but leaves a trace (crafted events show up here)."""
+        handler = (self.router_data or {}).get("pathname", "")
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                audit.record(
+                    session,
+                    action="access.denied",
+                    actor_user_id=actor.user_id,
+                    clinic_id=actor.clinic_id,
+                    after={"permission": permission, "role": actor.role, "page": str(handler)[:80]},
+                    ip=self.router.session.client_ip or None,
+                )
+        except SQLAlchemyError:
+            logger.warning("could not audit a refused call", exc_info=True)
 
     def _guard_page(self, page: str) -> Actor | None:
         """``_require`` for a page's on_load: a refused permission shows the 403 view."""

@@ -29,7 +29,11 @@ class PortalState(AppState):
     portal_message: rx.Field[str] = rx.field("")
     portal_error: rx.Field[str] = rx.field("")
     busy: rx.Field[bool] = rx.field(False)
-    overview: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
+    patient_name: rx.Field[str] = rx.field("")
+    mrn: rx.Field[str] = rx.field("")
+    patient_clinic: rx.Field[str] = rx.field("")
+    upcoming: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    past: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
 
     def _require_patient(self) -> Actor:
         """The signed-in patient of this browser (portal session cookie) or NotSignedIn."""
@@ -123,7 +127,11 @@ class PortalState(AppState):
         actor = self._require_patient()
         with session_scope(clinic_id=actor.clinic_id) as session:
             view = portal.overview(session, actor=actor)
-        self.overview = dataclasses.asdict(view)
+        self.patient_name = view.patient_name
+        self.mrn = view.mrn
+        self.patient_clinic = view.clinic_name
+        self.upcoming = [dataclasses.asdict(item) for item in view.upcoming]
+        self.past = [dataclasses.asdict(item) for item in view.past]
 
     @rx.event
     async def portal_sign_out(self) -> EventSpec:

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in Redis (login attempts per account and per IP)."""
+"""Fixed-window rate limits in Redis (failed sign-ins per account and per IP, codes sent)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,16 @@ def hit(scope: str, subject: str, *, limit: int, window_seconds: int) -> bool:
         logger.warning("rate limit not checked: Redis unavailable (%s)", scope)
         return True
     return int(count) <= limit
+
+
+def exceeded(scope: str, subject: str, *, limit: int) -> bool:
+    """True when the current window already holds ``limit`` counted attempts (nothing counted)."""
+    try:
+        count = get_redis().get(_key(scope, subject))
+    except RedisError:
+        logger.warning("rate limit not checked: Redis unavailable (%s)", scope)
+        return False
+    return int(count or 0) >= limit
 
 
 def reset(scope: str, subject: str) -> None:

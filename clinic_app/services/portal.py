@@ -44,7 +44,7 @@ def _normalise_email(email: str) -> str:
 
 
 def _code_hash(code_id: uuid.UUID, code: str) -> str:
-    key = get_settings().effective_secret_key.encode()
+    key = get_settings().effective_secret_key().encode()
     return hmac.new(key, f"{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 

@@ -9,8 +9,9 @@ message" here is exactly what a browser could send: an event name, a payload and
 from __future__ import annotations
 
 import asyncio
-import re
 import contextvars
+import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -27,14 +28,16 @@ from starlette.testclient import TestClient
 import clinic_app.clinic_app  # noqa: F401  (registers the App: page loads run its on_load events)
 from clinic_app.api.routes import build_api
 from clinic_app.db import session_scope
+from clinic_app.security import sessions
 from clinic_app.security.sessions import COOKIE_NAME
 from clinic_app.services.auth import LOGIN_FAILED_MESSAGE
 from clinic_app.services.demo import DEMO_PASSWORD, load_demo_clinic
-from models import AuditEvent, Clinic, Job, Membership, Patient, User
+from models import Appointment, AuditEvent, Clinic, Job, Membership, Patient, User
 from state.admin import AdminState
 from state.base import AppState, handle_backend_exception
 from state.login import LoginState
 from state.patients import PatientsState
+from state.portal import PortalState
 from state.worklist import WorklistState
 
 S = TypeVar("S", bound=BaseState)
@@ -466,3 +469,198 @@ def test_sign_out_wipes_every_page_state(demo_db: str) -> None:
     run(scenario)
     with session_scope() as session:
         assert session.exec(select(AuditEvent).where(AuditEvent.action == "auth.logout")).one()
+
+
+# ---- personas × handlers: allowed/denied exactly as the matrix says -----------------------
+
+PAGE_LOADS = [
+    ("calendar", "state.calendar", "CalendarState"),
+    ("worklist", "state.worklist", "WorklistState"),
+    ("patients", "state.patients", "PatientsState"),
+    ("scribe", "state.scribe", "ScribeState"),
+    ("records", "state.records", "RecordsState"),
+    ("prescriptions", "state.prescriptions", "PrescriptionsState"),
+    ("admin", "state.admin", "AdminState"),
+    ("audit", "state.audit", "AuditState"),
+    ("account", "state.account", "AccountState"),
+    ("system", "state.system", "SystemState"),
+]
+TARGET_EMAIL = "target@demo.clinic"
+
+
+def _actions_rows() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(state module, class, handler, payload) of writes and reads called with crafted args."""
+    return [
+        ("state.admin", "AdminState", "change_role", {"email": TARGET_EMAIL, "role": "lab_tech"}),
+        ("state.admin", "AdminState", "reset_mfa", {"email": TARGET_EMAIL}),
+        ("state.admin", "AdminState", "toggle_mfa_role", {"role": "nurse", "required": False}),
+        ("state.audit", "AuditState", "apply_filters", {"form_data": {"action": "auth."}}),
+        ("state.audit", "AuditState", "export_csv", {}),
+        ("state.patients", "PatientsState", "start_export", {}),
+        ("state.system", "SystemState", "retry_job", {"job_id": str(uuid.uuid4())}),
+        (
+            "state.worklist",
+            "WorklistState",
+            "advance",
+            {"appointment_id": str(uuid.uuid4()), "to_status": "arrived", "version": 1},
+        ),
+        (
+            "state.calendar",
+            "CalendarState",
+            "move_event",
+            {
+                "appointment_id": str(uuid.uuid4()),
+                "start": "2030-01-07T09:00:00Z",
+                "end": "2030-01-07T09:20:00Z",
+                "version": 1,
+            },
+        ),
+        ("state.account", "AccountState", "sign_out_others", {}),
+    ]
+
+
+def _permission_of(module: str, cls: str, name: str) -> str:
+    """The permission a handler checks, read from its source (one ``_require`` per handler)."""
+    import importlib
+    import inspect
+
+    state_cls = getattr(importlib.import_module(module), cls)
+    source = inspect.getsource(state_cls.event_handlers[name].fn)
+    match = re.search(r'self\._require\("([^"]+)"\)', source)
+    assert match, f"{cls}.{name} has no literal permission"
+    return match.group(1)
+
+
+def _add_personas() -> None:
+    from clinic_app.security.passwords import hash_password
+
+    with session_scope() as session:
+        demo = session.exec(select(Clinic).where(Clinic.slug == "demo")).one()
+        other = Clinic(name="Clinic B", slug="clinic-b")
+        session.add(other)
+        session.flush()
+        password = hash_password(DEMO_PASSWORD)
+        for email, clinic, role in (
+            ("doctor@b.clinic", other, "doctor"),
+            (TARGET_EMAIL, demo, "nurse"),
+        ):
+            user = User(email=email, full_name=email, password_hash=password)
+            session.add(user)
+            session.flush()
+            session.add(Membership(user_id=user.id, clinic_id=clinic.id, role=role))
+
+
+STAFF_PERSONAS = [
+    ("reception@demo.clinic", "receptionist"),
+    ("doctor@demo.clinic", "doctor"),
+    ("nurse@demo.clinic", "nurse"),
+    ("admin@demo.clinic", "clinic_admin"),
+    ("doctor@b.clinic", "doctor"),
+]
+
+
+def _denied_count() -> int:
+    with session_scope() as session:
+        return len(
+            session.exec(select(AuditEvent).where(AuditEvent.action == "access.denied")).all()
+        )
+
+
+def test_every_persona_gets_exactly_what_the_matrix_allows(demo_db: str) -> None:
+    import importlib
+
+    from clinic_app.security.permissions import MATRIX
+    from state.base import PAGE_PERMISSIONS
+
+    _add_personas()
+    decisions: list[tuple[str, str, str]] = []
+
+    async def scenario(app: App) -> None:
+        for email, role in STAFF_PERSONAS:
+            token = f"persona-{email}"
+            await app.sign_in(token, email)
+            for page, module, cls in PAGE_LOADS:
+                state_cls = getattr(importlib.import_module(module), cls)
+                before = _denied_count()
+                assert await app.call(token, state_cls.load) is None
+                state = await app.state(token, state_cls)
+                allowed = role in MATRIX[PAGE_PERMISSIONS[page]]
+                assert state.access == ("ok" if allowed else "forbidden"), (email, page)
+                assert _denied_count() == before + (0 if allowed else 1), (email, page)
+                decisions.append((email, page, state.access))
+            for module, cls, name, payload in _actions_rows():
+                state_cls = getattr(importlib.import_module(module), cls)
+                permission = _permission_of(module, cls, name)
+                before = _denied_count()
+                error = await app.call(token, getattr(state_cls, name), **payload)
+                code = getattr(error, "code", "") if error is not None else ""
+                if role in MATRIX[permission]:
+                    assert code not in {"FORBIDDEN", "NOT_SIGNED_IN"}, (email, name, error)
+                else:
+                    assert code == "FORBIDDEN", (email, name, error)
+                    assert _denied_count() == before + 1, (email, name)
+
+        # The portal patient: no staff handler accepts a patient session.
+        with session_scope() as session:
+            maria = session.exec(select(User).where(User.email == "maria@demo.patient")).one()
+            membership = session.exec(
+                select(Membership).where(Membership.user_id == maria.id)
+            ).one()
+            code = sessions.begin(
+                session, user_id=maria.id, clinic_id=membership.clinic_id, kind="patient"
+            )
+        token = "persona-patient"
+        response = app.http.get(f"/auth/session?code={code}", follow_redirects=False)
+        assert response.headers["location"] == "/portal"
+        app.cookies[token] = str(response.cookies.get(COOKIE_NAME))
+        for module, cls, name, payload in _actions_rows():
+            state_cls = getattr(importlib.import_module(module), cls)
+            error = await app.call(token, getattr(state_cls, name), **payload)
+            assert getattr(error, "code", "") == "NOT_SIGNED_IN", name
+        assert await app.call(token, PortalState.load) is None
+        portal_state = await app.state(token, PortalState)
+        assert portal_state.patient_name == "Maria Garcia" and portal_state.mrn == "PAT-2026-00001"
+
+    run(scenario)
+    # Denied calls changed nothing: the target keeps the role only an admin could change.
+    with session_scope() as session:
+        target = session.exec(select(User).where(User.email == TARGET_EMAIL)).one()
+        membership = session.exec(select(Membership).where(Membership.user_id == target.id)).one()
+        assert membership.role == "lab_tech"  # changed once, by the demo clinic's admin
+        changes = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "user.role_change")
+        ).all()
+        assert len(changes) == 1
+    # Clinic B's doctor sees clinic pages of their own (empty) clinic only.
+    assert ("doctor@b.clinic", "admin", "forbidden") in decisions
+
+
+def test_doctor_of_another_clinic_gets_not_found_for_guessed_ids(demo_db: str) -> None:
+    _add_personas()
+
+    async def scenario(app: App) -> None:
+        token = "clinic-b-doctor"
+        await app.sign_in(token, "doctor@b.clinic")
+        error = await app.call(token, PatientsState.select_patient, patient_id=_patient_id())
+        assert getattr(error, "code", "") == "NOT_FOUND"
+        assert (await app.state(token, PatientsState)).selected == {}
+        with session_scope() as session:
+            appointment = session.exec(select(Appointment)).first()
+            assert appointment is not None
+            appointment_id = str(appointment.id)
+        error = await app.call(
+            token,
+            WorklistState.advance,
+            appointment_id=appointment_id,
+            to_status="arrived",
+            version=1,
+        )
+        assert error is None  # the worklist shows the refusal in the page
+        worklist = await app.state(token, WorklistState)
+        assert worklist.error_message == "Appointment was not found."
+        assert await app.call(token, PatientsState.load) is None
+        assert (await app.state(token, PatientsState)).patients == []
+
+    run(scenario)
+    with session_scope() as session:
+        assert all(a.status == "scheduled" for a in session.exec(select(Appointment)).all())
