@@ -67,6 +67,36 @@ def cmd_demo_data(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_create_clinic(args: argparse.Namespace) -> int:
+    """Add a tenant with its first admin (the password is asked for, or read from stdin)."""
+    import getpass
+
+    from clinic_app.db import session_scope
+    from clinic_app.errors import AppError
+    from clinic_app.services.clinics import create_clinic
+
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.password_stdin
+        else getpass.getpass("Password for the clinic admin: ")
+    )
+    try:
+        with session_scope() as session:
+            create_clinic(
+                session,
+                name=args.name,
+                slug=args.slug,
+                timezone=args.timezone,
+                admin_email=args.admin_email,
+                admin_name=args.admin_name,
+                admin_password=password,
+            )
+    except AppError as exc:
+        return _fail(exc.message)
+    _print(f"clinic {args.slug!r} created; {args.admin_email} can sign in as its admin")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """One archive: database dump + every stored file + manifest of SHA-256 sums."""
     from clinic_app.backup import create_backup
@@ -329,6 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_migrate
     )
     sub.add_parser("demo-data", help="load the demo clinic (once)").set_defaults(func=cmd_demo_data)
+    create = sub.add_parser("create-clinic", help="add a clinic (tenant) and its first admin")
+    create.add_argument("--name", required=True, help="clinic name")
+    create.add_argument("--slug", required=True, help="short unique id, e.g. north-clinic")
+    create.add_argument("--timezone", default="UTC", help="IANA timezone, e.g. Europe/Berlin")
+    create.add_argument("--admin-email", required=True)
+    create.add_argument("--admin-name", default="")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    create.set_defaults(func=cmd_create_clinic)
     backup = sub.add_parser("backup", help="write one archive: database, files, checksums")
     backup.add_argument("--output", default=None, help="archive path (default data_dir/backups/)")
     backup.set_defaults(func=cmd_backup)

@@ -186,6 +186,44 @@ def _new_member_form() -> rx.Component:
     )
 
 
+def _branches() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.heading("Branches", size="4", as_="h2"),
+            rx.foreach(
+                AdminState.branches,
+                lambda b: rx.flex(
+                    rx.text(b["name"], weight="medium", size="2"),
+                    rx.text(b["address"], " ", b["phone"], size="2", color_scheme="gray"),
+                    spacing="3",
+                    data_testid="branch-row",
+                ),
+            ),
+            rx.form(
+                rx.flex(
+                    rx.input(name="name", placeholder="Branch name", required=True),
+                    rx.input(name="address", placeholder="Address"),
+                    rx.input(name="phone", placeholder="Phone"),
+                    rx.button(
+                        "Add branch", type="submit", variant="soft", data_testid="branch-add"
+                    ),
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                on_submit=AdminState.add_branch,
+                reset_on_submit=True,
+            ),
+            rx.cond(
+                AdminState.branch_error != "",
+                rx.text(AdminState.branch_error, color_scheme="red", size="2", role="alert"),
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="3",
+    )
+
+
 def _mfa_policy() -> rx.Component:
     return rx.card(
         rx.flex(
@@ -282,6 +320,7 @@ def admin_page() -> rx.Component:
         rx.flex(
             _team(),
             _new_member_form(),
+            _branches(),
             _mfa_policy(),
             _matrix(),
             direction="column",

@@ -11,7 +11,7 @@ import reflex as rx
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.permissions import ALL_ROLES, matrix_rows
-from clinic_app.services import users
+from clinic_app.services import clinics, users
 from clinic_app.services.auth import ROLE_LABELS, STAFF_ROLES
 from state.base import AppState
 
@@ -22,6 +22,8 @@ class AdminState(AppState):
     members: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     mfa_roles: rx.Field[list[str]] = rx.field(default_factory=list)
     matrix: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    branches: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    branch_error: rx.Field[str] = rx.field("")
     form_error: rx.Field[str] = rx.field("")
     saved: rx.Field[str] = rx.field("")
     # Rows are addressed by email in the browser; internal ids stay here.
@@ -55,6 +57,8 @@ class AdminState(AppState):
         with session_scope(clinic_id=actor.clinic_id) as session:
             rows = users.list_members(session, actor=actor)
             self.mfa_roles = users.mfa_required_roles(session, actor=actor)
+            branch_rows = clinics.list_branches(session, actor=actor)
+        self.branches = [dataclasses.asdict(row) for row in branch_rows]
         self._member_ids = {row.email: row.user_id for row in rows}
         self.members = [
             {k: v for k, v in dataclasses.asdict(row).items() if k != "user_id"} for row in rows
@@ -115,4 +119,23 @@ class AdminState(AppState):
         with session_scope(clinic_id=actor.clinic_id) as session:
             users.set_mfa_required_roles(session, actor=actor, roles=sorted(wanted))
         self.saved = "Two-step verification policy saved."
+        self._reload(actor)
+
+    @rx.event
+    def add_branch(self, form_data: dict[str, Any]) -> None:
+        actor = self._require("user:manage")
+        self.branch_error = ""
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                clinics.add_branch(
+                    session,
+                    actor=actor,
+                    name=str(form_data.get("name") or "")[:200],
+                    address=str(form_data.get("address") or "")[:400],
+                    phone=str(form_data.get("phone") or "")[:40],
+                )
+        except AppError as exc:
+            self.branch_error = exc.message
+            return
+        self.saved = "Branch added."
         self._reload(actor)

@@ -12,6 +12,7 @@ from clinic_app.security.passwords import hash_password
 from models import (
     Appointment,
     AvailabilityTemplate,
+    Branch,
     Clinic,
     Membership,
     Patient,
@@ -56,6 +57,7 @@ def load_demo_clinic(session: Session) -> bool:
     clinic = Clinic(name="Demo Family Clinic", slug=DEMO_CLINIC_SLUG, timezone="Europe/Berlin")
     session.add(clinic)
     session.flush()
+    session.add(Branch(clinic_id=clinic.id, name="Main", address="1 Demo Street"))
     password_hash = hash_password(DEMO_PASSWORD)
     doctor_provider: Provider | None = None
     for email, full_name, role in DEMO_USERS:

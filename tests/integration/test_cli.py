@@ -47,3 +47,22 @@ def test_embedded_redis_starts_and_stops(tmp_path: Path, monkeypatch: pytest.Mon
         assert redis.process is not None and redis.process.poll() is not None
     finally:
         get_settings.cache_clear()
+
+
+def test_create_clinic_command(
+    app_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    args = ["create-clinic", "--name", "North", "--slug", "north", "--timezone", "Europe/Berlin"]
+    args += ["--admin-email", "boss@north.clinic", "--password-stdin"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(args) == 2
+    assert "at least 12 characters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a good long passphrase\n"))
+    assert cli.main(args) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a good long passphrase\n"))
+    assert cli.main(args) == 2  # the slug is taken
+    with session_scope() as session:
+        clinic = session.exec(select(Clinic).where(Clinic.slug == "north")).one()
+        assert clinic.timezone == "Europe/Berlin"

@@ -466,3 +466,53 @@ def test_audit_log_search_and_csv_export(session: Session, demo: Clinic) -> None
     with pytest.raises(AppError) as refused:
         audit_log.search(session, actor=doctor, filters=audit_log.AuditFilter())
     assert refused.value.code == "FORBIDDEN"
+
+
+# ---- clinics and branches -----------------------------------------------------------------
+
+
+def test_create_clinic_and_branches_are_per_clinic(session: Session, demo: Clinic) -> None:
+    from clinic_app.services import clinics
+
+    with pytest.raises(AppError) as bad_slug:
+        clinics.create_clinic(
+            session,
+            name="North",
+            slug="North Clinic!",
+            timezone="UTC",
+            admin_email="boss@north.clinic",
+            admin_name="Boss",
+            admin_password="x" * 3,
+        )
+    assert bad_slug.value.code == "INVALID_SLUG"
+    with pytest.raises(AppError) as bad_zone:
+        clinics.create_clinic(
+            session,
+            name="North",
+            slug="north",
+            timezone="Mars/Base",
+            admin_email="boss@north.clinic",
+            admin_name="Boss",
+            admin_password="x" * 3,
+        )
+    assert bad_zone.value.code == "INVALID_TIMEZONE"
+    north_id = clinics.create_clinic(
+        session,
+        name="North",
+        slug="north",
+        timezone="Europe/Berlin",
+        admin_email="boss@north.clinic",
+        admin_name="Boss",
+        admin_password="north clinic admin pw",
+    )
+    boss = _login(session, "boss@north.clinic", "north clinic admin pw")
+    assert boss.clinic_id == north_id and boss.role == "clinic_admin"
+    clinics.add_branch(session, actor=boss, name="Harbour", address="2 Quay", phone="")
+    with pytest.raises(AppError) as dup:
+        clinics.add_branch(session, actor=boss, name="Harbour", address="", phone="")
+    assert dup.value.code == "BRANCH_EXISTS"
+    assert [b.name for b in clinics.list_branches(session, actor=boss)] == ["Harbour", "Main"]
+    demo_admin = _login(session, "admin@demo.clinic")
+    assert [b.name for b in clinics.list_branches(session, actor=demo_admin)] == ["Main"]
+    # The north admin sees only north's members.
+    assert [m.email for m in users.list_members(session, actor=boss)] == ["boss@north.clinic"]
