@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+import clinic_app.services.patient_index  # noqa: F401  (keeps the blind index in step on every write)
 from clinic_app.security.row_security import ALL_CLINICS
 from clinic_app.settings import get_settings
 

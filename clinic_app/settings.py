@@ -100,6 +100,17 @@ class Settings(BaseSettings):
         le=3600,
         description="How often workers queue the reminder / no-show job (one per period).",
     )
+    pii_keys: str = Field(
+        default="",
+        description=(
+            "Keys that encrypt patient data: `id:base64-32-bytes,…`, the first encrypts, all "
+            "decrypt (rotate with `clinic rekey`). Empty: derived from the secret key."
+        ),
+    )
+    pii_index_key: str = Field(
+        default="",
+        description="Key of the search hashes of patient data. Empty: derived from the secret key.",
+    )
     session_idle_minutes: int = Field(
         default=30, ge=5, le=24 * 60, description="A session unused this long ends (sign in again)."
     )

@@ -1,11 +1,20 @@
 """All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
 
 from models.audit import AuditEvent
+from models.chart import (
+    ALLERGY_SEVERITIES,
+    ALLERGY_STATUSES,
+    Allergy,
+    Condition,
+    Encounter,
+    PatientMedication,
+    VitalSigns,
+)
 from models.files import StoredFile
 from models.identity import ROLES, Branch, Clinic, Membership, PortalCode, User, UserSession
 from models.jobs import JOB_STATUSES, Job
 from models.notifications import NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, Notification
-from models.patients import Patient
+from models.patients import Patient, PatientSearchTerm
 from models.scheduling import (
     ACTIVE_APPOINTMENT_STATUSES,
     APPOINTMENT_STATUSES,
@@ -21,6 +30,14 @@ from models.scheduling import (
 )
 
 __all__ = [
+    "ALLERGY_SEVERITIES",
+    "ALLERGY_STATUSES",
+    "Allergy",
+    "Condition",
+    "Encounter",
+    "PatientMedication",
+    "PatientSearchTerm",
+    "VitalSigns",
     "ACTIVE_APPOINTMENT_STATUSES",
     "EXCEPTION_KINDS",
     "PROVIDER_KINDS",

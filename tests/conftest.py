@@ -32,8 +32,9 @@ def _fail_service(name: str, how: str, exc: Exception) -> None:
 def clear_app_caches() -> None:
     """Forget cached settings/engines/clients so a test's environment takes effect."""
     from clinic_app import db, redis_conn, settings
+    from clinic_app.security import pii
 
-    for cached in (settings.get_settings, db.get_engine, redis_conn.get_redis):
+    for cached in (settings.get_settings, db.get_engine, redis_conn.get_redis, pii.key_ring):
         cached.cache_clear()
     try:
         from clinic_app import storage

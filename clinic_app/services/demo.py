@@ -86,7 +86,7 @@ def load_demo_clinic(session: Session) -> bool:
         session.add(patient)
         session.flush()
         if index == 0:
-            portal_user = User(email=DEMO_PORTAL_EMAIL, full_name=patient.display_name)
+            portal_user = User(email=DEMO_PORTAL_EMAIL, full_name=f"Patient {patient.mrn}")
             session.add(portal_user)
             session.flush()
             session.add(

@@ -1,8 +1,9 @@
-"""Read-side patient queries for the pages: list/search, detail, the files a user may download.
+"""Patient registry: search, detail, registration with duplicate detection, downloads.
 
 Every query is scoped by the actor's clinic and checked against the permission matrix, so an id
-sent by the browser can never reach another clinic's rows. The Patients issue moves names and
-phone numbers into encrypted columns with a blind index; ``search_patients`` keeps its signature.
+sent by the browser can never reach another clinic's rows. Names, phones, email and date of
+birth are encrypted at rest; search matches keyed hashes of them (``patient_search_terms``,
+kept by ``clinic_app/services/patient_index.py``) and ranks exact words above prefixes.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, func, select
 
 from clinic_app import audit
 from clinic_app.errors import AppError, NotFound
+from clinic_app.security import pii
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
 from clinic_app.timeutil import zone_named
-from models import Appointment, Clinic, Patient, StoredFile
+from models import Appointment, Clinic, Patient, PatientSearchTerm, StoredFile
+from models.patients import BLOOD_GROUPS
 
 SEARCH_LIMIT = 200
 SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
@@ -76,40 +79,129 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _row(patient: Patient, today: date) -> PatientRow:
+    return PatientRow(
+        id=str(patient.id),
+        name=patient.display_name,
+        mrn=patient.mrn,
+        birth_date=_format_date(patient.birth_date),
+        age=age_on(patient.birth_date, today),
+        phone=patient.phone or "",
+        initials=_initials(patient),
+    )
+
+
+def parse_query_date(text: str) -> date | None:
+    """A date typed in the search box: 1978-03-14, 14.03.1978 or 14/03/1978."""
+    text = text.strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _term_matches(
+    session: Session, clinic_id: uuid.UUID, wanted: dict[str, tuple[str, str]]
+) -> dict[uuid.UUID, set[str]]:
+    """patient id → the hashes in ``wanted`` (hash → (kind, label)) that patient has."""
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(PatientSearchTerm.patient_id, PatientSearchTerm.term_hash).where(
+            PatientSearchTerm.clinic_id == clinic_id,
+            col(PatientSearchTerm.term_hash).in_(sorted(wanted)),
+        )
+    ).all()
+    found: dict[uuid.UUID, set[str]] = {}
+    for patient_id, term_hash in rows:
+        found.setdefault(patient_id, set()).add(term_hash)
+    return found
+
+
+def _rank(session: Session, clinic_id: uuid.UUID, query: str) -> dict[uuid.UUID, int]:
+    """Candidate patients for a query with a score (higher first); empty when nothing matches."""
+    scores: dict[uuid.UUID, int] = {}
+    born = parse_query_date(query)
+    digits = pii.phone_digits(query)
+    if born is not None:
+        key = pii.blind("dob", born.isoformat())
+        for pid in _term_matches(session, clinic_id, {key: ("dob", "")}):
+            scores[pid] = scores.get(pid, 0) + 50
+        return scores
+    if "@" in query:
+        key = pii.blind("email", query.strip().lower())
+        for pid in _term_matches(session, clinic_id, {key: ("email", "")}):
+            scores[pid] = scores.get(pid, 0) + 80
+        return scores
+    if len(digits) >= pii.PHONE_TAIL and len(digits) >= len(query.replace(" ", "")) - 3:
+        key = pii.blind("phone", digits[-pii.PHONE_TAIL :])
+        for pid in _term_matches(session, clinic_id, {key: ("phone", "")}):
+            scores[pid] = scores.get(pid, 0) + 70  # verified against the full number below
+        return scores
+    tokens = pii.name_tokens(query)[:5]
+    if not tokens:
+        return scores
+    wanted: dict[str, tuple[str, str]] = {}
+    for token in tokens:
+        wanted[pii.blind("name", token)] = ("name", token)
+        wanted[pii.blind("name_prefix", token)] = ("name_prefix", token)
+    for pid, hashes in _term_matches(session, clinic_id, wanted).items():
+        matched = {wanted[h][1]: wanted[h][0] for h in hashes}
+        if all(token in matched for token in tokens):  # every word matches a name word
+            exact = sum(1 for h in hashes if wanted[h][0] == "name")
+            scores[pid] = 10 * exact + len(tokens)
+    return scores
+
+
 def search_patients(
     session: Session, *, actor: Actor, query: str = "", limit: int = SEARCH_LIMIT
 ) -> list[PatientRow]:
-    """The clinic's patients, optionally filtered by name or MRN (case-insensitive, substring)."""
+    """The clinic's patients matching a name (words or their beginnings), MRN, phone, email or
+    date of birth, best matches first; with no query, the most recently changed patients."""
     require(actor, "patient:list")
-    statement = select(Patient).where(
+    limit = max(1, min(limit, SEARCH_LIMIT))
+    query = (query or "").strip()[:120]
+    base = select(Patient).where(
         Patient.clinic_id == actor.clinic_id, col(Patient.deleted_at).is_(None)
     )
-    words = [w for w in (query or "").strip().lower().split() if w][:5]
-    for word in words:
-        pattern = f"%{_escape_like(word[:60])}%"
-        statement = statement.where(
-            or_(
-                func.lower(col(Patient.given_name)).like(pattern, escape="\\"),
-                func.lower(col(Patient.family_name)).like(pattern, escape="\\"),
-                func.lower(col(Patient.mrn)).like(pattern, escape="\\"),
-            )
-        )
-    statement = statement.order_by(
-        func.lower(col(Patient.family_name)), func.lower(col(Patient.given_name)), col(Patient.mrn)
-    ).limit(max(1, min(limit, SEARCH_LIMIT)))
     today = clinic_today(session, actor.clinic_id)
-    return [
-        PatientRow(
-            id=str(p.id),
-            name=p.display_name,
-            mrn=p.mrn,
-            birth_date=_format_date(p.birth_date),
-            age=age_on(p.birth_date, today),
-            phone=p.phone or "",
-            initials=_initials(p),
-        )
-        for p in session.exec(statement).all()
-    ]
+    if not query:
+        recent = session.exec(base.order_by(col(Patient.updated_at).desc()).limit(limit)).all()
+        ordered = sorted(recent, key=lambda p: (p.family_name.lower(), p.given_name.lower()))
+        return [_row(p, today) for p in ordered]
+    scores = _rank(session, actor.clinic_id, query)
+    if any(ch.isdigit() for ch in query) and " " not in query:
+        mrn_pattern = f"%{_escape_like(query.upper())}%"
+        for pid in session.exec(
+            select(Patient.id)
+            .where(
+                Patient.clinic_id == actor.clinic_id,
+                func.upper(col(Patient.mrn)).like(mrn_pattern, escape="\\"),
+            )
+            .limit(limit)
+        ).all():
+            scores[pid] = scores.get(pid, 0) + 100
+    if not scores:
+        return []
+    best = sorted(scores, key=lambda pid: -scores[pid])[: limit * 2]
+    patients = session.exec(base.where(col(Patient.id).in_(best))).all()
+    digits = pii.phone_digits(query)
+    if scores and len(digits) >= pii.PHONE_TAIL and "@" not in query:
+        # The index holds the last 7 digits: keep those whose full number ends with the query.
+        patients = [
+            p
+            for p in patients
+            if scores[p.id] >= 100
+            or any(
+                pii.phone_digits(phone or "").endswith(digits[-10:])
+                for phone in (p.phone, p.phone_alt)
+            )
+            or parse_query_date(query) is not None
+        ]
+    patients.sort(key=lambda p: (-scores[p.id], p.family_name.lower(), p.given_name.lower()))
+    return [_row(p, today) for p in patients[:limit]]
 
 
 def _parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
@@ -187,6 +279,60 @@ class NewPatient:
     sex: str | None = None
     phone: str | None = None
     email: str | None = None
+    gender: str | None = None
+    phone_alt: str | None = None
+    address: str | None = None
+    preferred_language: str | None = None
+    emergency_contact: str | None = None
+    insurance: str | None = None
+    blood_group: str | None = None
+
+
+def find_duplicates(
+    session: Session,
+    *,
+    actor: Actor,
+    given_name: str,
+    family_name: str,
+    birth_date: date | None,
+    phone: str | None,
+) -> list[PatientRow]:
+    """Patients who look like the one being registered: same name and birth date, or same phone."""
+    require(actor, "patient:list")
+    candidates: set[uuid.UUID] = set()
+    tokens = pii.name_tokens(f"{given_name} {family_name}")
+    if tokens and birth_date is not None:
+        wanted = {pii.blind("name", t): ("name", t) for t in tokens}
+        dob = pii.blind("dob", birth_date.isoformat())
+        wanted[dob] = ("dob", "")
+        for pid, hashes in _term_matches(session, actor.clinic_id, wanted).items():
+            if dob in hashes and len(hashes) == len(wanted):
+                candidates.add(pid)
+    digits = pii.phone_digits(phone or "")
+    if len(digits) >= pii.PHONE_TAIL:
+        key = pii.blind("phone", digits[-pii.PHONE_TAIL :])
+        for pid in _term_matches(session, actor.clinic_id, {key: ("phone", "")}):
+            candidates.add(pid)
+    if not candidates:
+        return []
+    patients = session.exec(
+        select(Patient).where(
+            Patient.clinic_id == actor.clinic_id,
+            col(Patient.deleted_at).is_(None),
+            col(Patient.id).in_(sorted(candidates)),
+        )
+    ).all()
+    today = clinic_today(session, actor.clinic_id)
+    same = [
+        p
+        for p in patients
+        if (p.birth_date == birth_date and birth_date is not None)
+        or (
+            len(digits) >= pii.PHONE_TAIL
+            and any(pii.phone_digits(x or "")[-10:] == digits[-10:] for x in (p.phone, p.phone_alt))
+        )
+    ]
+    return [_row(p, today) for p in same]
 
 
 def _clean(value: str | None, limit: int) -> str | None:
@@ -206,11 +352,15 @@ def next_mrn(session: Session, *, clinic_id: uuid.UUID, year: int) -> str:
     return f"{prefix}{number:05d}"
 
 
-def register_patient(session: Session, *, actor: Actor, data: NewPatient) -> PatientRow:
+def register_patient(
+    session: Session, *, actor: Actor, data: NewPatient, allow_duplicate: bool = False
+) -> PatientRow:
     """Create a patient in the actor's clinic (validated, audited, MRN assigned).
 
-    The unique (clinic, MRN) constraint turns a race for the same MRN into an IntegrityError
-    at commit; callers retry the whole unit of work.
+    A patient with the same name and date of birth, or the same phone, stops the registration
+    with ``POSSIBLE_DUPLICATE`` (details list them) unless ``allow_duplicate``: the desk picks
+    the existing record instead. The unique (clinic, MRN) constraint turns a race for the same
+    MRN into an IntegrityError at commit; callers retry the whole unit of work.
     """
     require(actor, "patient:create")
     given = _clean(data.given_name, 120)
@@ -226,6 +376,29 @@ def register_patient(session: Session, *, actor: Actor, data: NewPatient) -> Pat
     email = _clean(data.email, 254)
     if email is not None and ("@" not in email or " " in email):
         raise AppError("VALIDATION", "The email address does not look right.")
+    blood_group = _clean(data.blood_group, 4)
+    if blood_group is not None and blood_group not in BLOOD_GROUPS:
+        raise AppError("VALIDATION", "Blood group must be one of A+, A-, B+, B-, AB+, AB-, O+, O-.")
+    phone = _clean(data.phone, 40)
+    if phone is not None and len(pii.phone_digits(phone)) < 5:
+        raise AppError("VALIDATION", "The phone number needs at least 5 digits.")
+    if not allow_duplicate:
+        twins = find_duplicates(
+            session,
+            actor=actor,
+            given_name=given,
+            family_name=family,
+            birth_date=data.birth_date,
+            phone=phone,
+        )
+        if twins:
+            names = ", ".join(f"{t.name} ({t.mrn})" for t in twins[:3])
+            raise AppError(
+                "POSSIBLE_DUPLICATE",
+                f"This patient may already be registered: {names}. Use the existing record, "
+                "or confirm that this is a different person.",
+                {"patients": [t.__dict__ for t in twins[:5]]},
+            )
     patient = Patient(
         clinic_id=actor.clinic_id,
         mrn=next_mrn(session, clinic_id=actor.clinic_id, year=today.year),
@@ -233,8 +406,15 @@ def register_patient(session: Session, *, actor: Actor, data: NewPatient) -> Pat
         family_name=family,
         birth_date=data.birth_date,
         sex=sex,
-        phone=_clean(data.phone, 40),
+        phone=phone,
         email=email,
+        gender=_clean(data.gender, 40),
+        phone_alt=_clean(data.phone_alt, 40),
+        address=_clean(data.address, 400),
+        preferred_language=_clean(data.preferred_language, 16),
+        emergency_contact=_clean(data.emergency_contact, 300),
+        insurance=_clean(data.insurance, 300),
+        blood_group=blood_group,
         created_by=actor.user_id,
         updated_by=actor.user_id,
     )
@@ -249,15 +429,7 @@ def register_patient(session: Session, *, actor: Actor, data: NewPatient) -> Pat
         entity_id=patient.id,
         after={"mrn": patient.mrn},
     )
-    return PatientRow(
-        id=str(patient.id),
-        name=patient.display_name,
-        mrn=patient.mrn,
-        birth_date=_format_date(patient.birth_date),
-        age=age_on(patient.birth_date, today),
-        phone=patient.phone or "",
-        initials=_initials(patient),
-    )
+    return _row(patient, today)
 
 
 def get_download_file(session: Session, *, actor: Actor, file_id: str | uuid.UUID) -> StoredFile:

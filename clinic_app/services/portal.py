@@ -290,7 +290,8 @@ def enable_portal_access(
         raise NotFound("Patient")
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None:
-        user = User(email=email, full_name=patient.display_name, created_by=actor.user_id)
+        # Named by MRN: the users table is not encrypted, so no patient name goes there.
+        user = User(email=email, full_name=f"Patient {patient.mrn}", created_by=actor.user_id)
         session.add(user)
         session.flush()
     existing = session.exec(

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import _truncate_all
+
 PROBE_ROLE = "clinic_rls_probe"
 
 
@@ -32,6 +34,7 @@ def pg(postgres_url: str) -> Iterator[sa.Engine]:
         )
     yield engine
     engine.dispose()
+    _truncate_all(postgres_url)  # committed rows must not leak into other tests
 
 
 def _two_clinics(engine: sa.Engine) -> tuple[uuid.UUID, uuid.UUID]:

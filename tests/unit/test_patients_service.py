@@ -188,7 +188,10 @@ def test_register_assigns_the_next_mrn_and_audits(session: Session, doctor: Acto
         session,
         actor=doctor,
         data=NewPatient(
-            given_name="  Lena ", family_name="Schmidt", birth_date=date(1990, 5, 1), phone="0151"
+            given_name="  Lena ",
+            family_name="Schmidt",
+            birth_date=date(1990, 5, 1),
+            phone="0151 2345678",
         ),
     )
     assert row.name == "Lena Schmidt"

@@ -1,0 +1,179 @@
+"""Patient data at rest: encrypted (no plaintext in the database files), still searchable."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from clinic_app.errors import AppError
+from clinic_app.security import pii
+from clinic_app.security.actor import Actor
+from clinic_app.services.demo import load_demo_clinic
+from clinic_app.services.patients import NewPatient, register_patient, search_patients
+from models import Membership, Patient, PatientSearchTerm, User
+
+SECRET_VALUES = ("Zyxwaldo", "Quennefer", "+49 151 7654321", "zq@private.example", "1983-09-17")
+
+
+@pytest.fixture
+def desk(session: Session) -> Actor:
+    load_demo_clinic(session)
+    session.flush()
+    user = session.exec(select(User).where(User.email == "reception@demo.clinic")).one()
+    membership = session.exec(select(Membership).where(Membership.user_id == user.id)).one()
+    return Actor(user.id, membership.clinic_id, membership.role, user.full_name, user.email)
+
+
+def _register(session: Session, desk: Actor) -> Patient:
+    row = register_patient(
+        session,
+        actor=desk,
+        data=NewPatient(
+            given_name="Zyxwaldo",
+            family_name="Quennefer",
+            birth_date=date(1983, 9, 17),
+            phone="+49 151 7654321",
+            email="ZQ@private.example",
+            address="12 Hidden Lane",
+            blood_group="AB-",
+        ),
+    )
+    session.flush()
+    return session.get(Patient, uuid.UUID(row.id)) or pytest.fail("not stored")
+
+
+def test_round_trip_and_no_plaintext_in_the_rows(session: Session, desk: Actor) -> None:
+    patient = _register(session, desk)
+    session.expire_all()
+    again = session.get(Patient, patient.id)
+    assert again is not None
+    assert (again.given_name, again.family_name) == ("Zyxwaldo", "Quennefer")
+    assert again.birth_date == date(1983, 9, 17) and again.address == "12 Hidden Lane"
+    assert again.pii_key_id == pii.key_ring().current
+    raw = session.execute(
+        sa.text("SELECT * FROM patients WHERE mrn = :mrn"), {"mrn": again.mrn}
+    ).one()
+    dumped = repr(tuple(raw))
+    for value in SECRET_VALUES + ("12 Hidden Lane", "7654321"):
+        assert value not in dumped and value.lower() not in dumped.lower()
+    terms = session.exec(
+        select(PatientSearchTerm.term_hash).where(PatientSearchTerm.patient_id == patient.id)
+    ).all()
+    assert terms and not any("zyx" in t or "quen" in t for t in terms)
+
+
+def test_database_file_holds_no_plaintext(app_env: str, tmp_path: Path) -> None:
+    """Scan the bytes of the whole database (SQLite file or pg_dump) for the registered values."""
+    from clinic_app.db import session_scope
+
+    with session_scope() as session:
+        load_demo_clinic(session)
+        user = session.exec(select(User).where(User.email == "reception@demo.clinic")).one()
+        membership = session.exec(select(Membership).where(Membership.user_id == user.id)).one()
+        desk = Actor(user.id, membership.clinic_id, membership.role, user.full_name, user.email)
+        _register(session, desk)
+    if app_env.startswith("sqlite"):
+        path = Path(app_env.removeprefix("sqlite:///"))
+        data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    else:
+        url = app_env.replace("postgresql+psycopg://", "postgresql://")
+        data = subprocess.run(["pg_dump", url], check=True, capture_output=True).stdout
+    assert b"Maria Garcia" not in data and b"Garcia" not in data  # demo patients too
+    for value in SECRET_VALUES:
+        assert value.encode() not in data, value
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Zyxwaldo",
+        "zyx",
+        "quenn",
+        "zyxwaldo quen",
+        "Quennefer Zy",
+        "ZQ@private.example",
+        "+49 151 7654321",
+        "151 7654321",
+        "7654321",
+        "1983-09-17",
+        "17.09.1983",
+    ],
+)
+def test_search_by_every_field(session: Session, desk: Actor, query: str) -> None:
+    _register(session, desk)
+    names = [row.name for row in search_patients(session, actor=desk, query=query)]
+    assert names == ["Zyxwaldo Quennefer"], query
+
+
+def test_search_ranks_whole_words_first(session: Session, desk: Actor) -> None:
+    for given, family, born in (
+        ("Ann", "Marsh", date(1970, 1, 1)),
+        ("Annabel", "Lee", date(1971, 1, 1)),
+    ):
+        register_patient(
+            session,
+            actor=desk,
+            data=NewPatient(given_name=given, family_name=family, birth_date=born),
+        )
+    assert [r.name for r in search_patients(session, actor=desk, query="ann")] == [
+        "Ann Marsh",
+        "Annabel Lee",
+    ]
+    assert search_patients(session, actor=desk, query="1754321") == []
+    assert search_patients(session, actor=desk, query="no such person") == []
+
+
+def test_duplicates_are_caught_on_registration(session: Session, desk: Actor) -> None:
+    _register(session, desk)
+    for twin in (
+        NewPatient(given_name="zyxwaldo", family_name="QUENNEFER", birth_date=date(1983, 9, 17)),
+        NewPatient(given_name="Other", family_name="Person", phone="0049 151 7654321"),
+    ):
+        with pytest.raises(AppError) as caught:
+            register_patient(session, actor=desk, data=twin)
+        assert caught.value.code == "POSSIBLE_DUPLICATE"
+        assert caught.value.details["patients"][0]["name"] == "Zyxwaldo Quennefer"
+    # Same name, other birthday: a different person; and a confirmed duplicate is allowed.
+    register_patient(
+        session,
+        actor=desk,
+        data=NewPatient(
+            given_name="Zyxwaldo", family_name="Quennefer", birth_date=date(1990, 1, 1)
+        ),
+    )
+    register_patient(
+        session,
+        actor=desk,
+        data=NewPatient(
+            given_name="Zyxwaldo", family_name="Quennefer", birth_date=date(1983, 9, 17)
+        ),
+        allow_duplicate=True,
+    )
+    assert len(search_patients(session, actor=desk, query="zyxwaldo")) == 3
+
+
+def test_wrong_key_is_a_clear_failure(
+    session: Session, desk: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patient = _register(session, desk)
+    stored = session.execute(
+        sa.select(sa.column("given_name"))
+        .select_from(sa.table("patients"))
+        .where(sa.column("mrn") == patient.mrn)
+    ).scalar_one()
+    monkeypatch.setenv("CLINIC_PII_KEYS", "k9:" + "A" * 43 + "=")
+    from tests.conftest import clear_app_caches
+
+    clear_app_caches()
+    try:
+        with pytest.raises(pii.DecryptionError, match="no key 'k0'|does not decrypt"):
+            pii.decrypt(stored)
+    finally:
+        monkeypatch.delenv("CLINIC_PII_KEYS")
+        clear_app_caches()
