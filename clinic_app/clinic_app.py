@@ -11,6 +11,7 @@ from pages.admin import admin_page
 from pages.audit import audit_page
 from pages.bench_counter import bench_counter_page
 from pages.calendar import calendar_page
+from pages.chart import chart_page
 from pages.index import index_page
 from pages.login import login_page
 from pages.patients import patients_page
@@ -25,6 +26,7 @@ from state.admin import AdminState
 from state.audit import AuditState
 from state.base import AppState, handle_backend_exception
 from state.calendar import CalendarState
+from state.chart import ChartState
 from state.login import LoginState
 from state.patients import PatientsState
 from state.portal import PortalState
@@ -66,6 +68,7 @@ PAGES = (
     ("/worklist", "Worklist", worklist_page, WorklistState.load),
     ("/calendar", "Calendar", calendar_page, CalendarState.load),
     ("/patients", "Patients", patients_page, PatientsState.load),
+    ("/chart", "Chart", chart_page, ChartState.load),
     ("/scribe", "Scribe", scribe_page, ScribeState.load),
     ("/records", "Records", records_page, RecordsState.load),
     ("/prescriptions", "Prescriptions", prescriptions_page, PrescriptionsState.load),

@@ -368,6 +368,14 @@ def _detail() -> rx.Component:
             ),
             rx.cond(
                 selected["can_export"].to(bool),
+                rx.link(
+                    rx.button(rx.icon("clipboard_list", size=16), "Open chart", width="100%"),
+                    href="/chart?patient=" + selected["id"].to(str),
+                    data_testid="open-chart",
+                ),
+            ),
+            rx.cond(
+                selected["can_export"].to(bool),
                 _export_panel(),
             ),
             direction="column",
@@ -393,6 +401,133 @@ def _no_selection() -> rx.Component:
     )
 
 
+def _register_field(label: str, name: str, **props: Any) -> rx.Component:
+    return rx.flex(
+        rx.text(label, size="1", weight="medium"),
+        rx.input(name=name, **props),
+        direction="column",
+        spacing="1",
+    )
+
+
+def _duplicate(row: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.flex(
+        rx.text(
+            row["name"].to(str),
+            " · ",
+            row["mrn"].to(str),
+            " · ",
+            row["birth_date"].to(str),
+            size="2",
+        ),
+        rx.button(
+            "Use existing",
+            size="1",
+            type="button",
+            on_click=PatientsState.use_existing(row["id"].to(str)),
+            data_testid="use-existing",
+        ),
+        justify="between",
+        align="center",
+    )
+
+
+def _register_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(rx.icon("user_plus", size=16), "New patient", data_testid="new-patient")
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Register a patient"),
+            rx.form(
+                rx.flex(
+                    rx.grid(
+                        _register_field(
+                            "Given name *", "given_name", required=True, data_testid="reg-given"
+                        ),
+                        _register_field(
+                            "Family name *", "family_name", required=True, data_testid="reg-family"
+                        ),
+                        _register_field(
+                            "Date of birth", "birth_date", type="date", data_testid="reg-dob"
+                        ),
+                        rx.flex(
+                            rx.text("Sex", size="1", weight="medium"),
+                            rx.select(
+                                ["female", "male", "other", "unknown"], name="sex", placeholder="—"
+                            ),
+                            direction="column",
+                            spacing="1",
+                        ),
+                        _register_field("Phone", "phone", type="tel", data_testid="reg-phone"),
+                        _register_field("Email", "email", type="email"),
+                        _register_field("Address", "address"),
+                        _register_field(
+                            "Preferred language", "preferred_language", placeholder="en"
+                        ),
+                        _register_field("Emergency contact", "emergency_contact"),
+                        _register_field("Insurance", "insurance"),
+                        rx.flex(
+                            rx.text("Blood group", size="1", weight="medium"),
+                            rx.select(
+                                ["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"],
+                                name="blood_group",
+                                placeholder="—",
+                            ),
+                            direction="column",
+                            spacing="1",
+                        ),
+                        columns=rx.breakpoints(initial="1", sm="2"),
+                        spacing="3",
+                    ),
+                    rx.cond(
+                        PatientsState.register_error != "",
+                        rx.callout.root(
+                            rx.callout.icon(rx.icon("circle_alert", size=16)),
+                            rx.callout.text(PatientsState.register_error),
+                            color_scheme="amber",
+                            variant="soft",
+                            role="alert",
+                            data_testid="register-error",
+                        ),
+                    ),
+                    rx.cond(
+                        PatientsState.duplicates.length() > 0,
+                        rx.flex(
+                            rx.foreach(PatientsState.duplicates, _duplicate),
+                            rx.button(
+                                "It is a different person — register anyway",
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                on_click=PatientsState.register_anyway,
+                                data_testid="register-anyway",
+                            ),
+                            direction="column",
+                            spacing="2",
+                        ),
+                    ),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
+                        ),
+                        rx.button("Register", type="submit", data_testid="register-submit"),
+                        justify="end",
+                        spacing="2",
+                    ),
+                    direction="column",
+                    spacing="4",
+                ),
+                on_submit=PatientsState.register,
+                reset_on_submit=False,
+            ),
+            max_width="640px",
+        ),
+        open=PatientsState.register_open,
+        on_open_change=PatientsState.set_register_open,
+    )
+
+
 def patients_page() -> rx.Component:
     return shell(
         "patients",
@@ -407,6 +542,7 @@ def patients_page() -> rx.Component:
                 color_scheme="gray",
                 size="2",
             ),
+            rx.cond(PatientsState.can_register, _register_dialog()),
         ),
         rx.flex(
             rx.box(_patient_list(), width=["100%", "100%", "100%", "100%", "44%"]),

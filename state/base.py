@@ -55,6 +55,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "calendar": "appointment:read",
     "worklist": "appointment:read",
     "patients": "patient:list",
+    "chart": "patient:read_phi",
     "scribe": "patient:read_phi",
     "records": "patient:read_phi",
     "prescriptions": "patient:read_phi",

@@ -20,7 +20,7 @@ from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can
-from clinic_app.services.patients import NewPatient, register_patient, search_patients
+from clinic_app.services.patients import new_patient_from_form, register_patient, search_patients
 from clinic_app.services.scheduling import (
     NewBooking,
     add_exception,
@@ -351,20 +351,13 @@ class CalendarState(AppState):
     def create_patient(self, form: dict[str, Any]) -> None:
         """The dialog's "new patient": register (validated, MRN assigned) and select them."""
         actor = self._require("patient:create")
-        birth: date | None = None
-        raw_birth = str(form.get("birth_date") or "").strip()
-        if raw_birth:
-            try:
-                birth = date.fromisoformat(raw_birth)
-            except ValueError:
-                self.new_patient_error = "Date of birth must be a date (YYYY-MM-DD)."
-                return
-        data = NewPatient(
-            given_name=str(form.get("given_name") or ""),
-            family_name=str(form.get("family_name") or ""),
-            birth_date=birth,
-            phone=str(form.get("phone") or "") or None,
-        )
+        try:
+            data = new_patient_from_form(
+                {k: form.get(k) for k in ("given_name", "family_name", "birth_date", "phone")}
+            )
+        except AppError as exc:
+            self.new_patient_error = exc.message
+            return
         try:
             with session_scope(clinic_id=actor.clinic_id) as session:
                 row = register_patient(session, actor=actor, data=data)

@@ -18,11 +18,19 @@ from reflex.event import EventSpec
 
 from clinic_app.api.downloads import make_download_url
 from clinic_app.db import session_scope
+from clinic_app.errors import AppError
 from clinic_app.jobs import get_job, job_view, retry
 from clinic_app.security.actor import Actor
+from clinic_app.security.permissions import can
 from clinic_app.services.patient_archive import request_patient_archive
 from clinic_app.services.patient_summary import request_patient_summary
-from clinic_app.services.patients import get_download_file, get_patient, search_patients
+from clinic_app.services.patients import (
+    get_download_file,
+    get_patient,
+    new_patient_from_form,
+    register_patient,
+    search_patients,
+)
 from state.base import AppState
 
 POLL_SECONDS = 0.5
@@ -55,6 +63,13 @@ class PatientsState(AppState):
     download_url: rx.Field[str] = rx.field("")
     download_name: rx.Field[str] = rx.field("")
 
+    # Registration dialog; the typed form stays on the server for "register anyway".
+    can_register: rx.Field[bool] = rx.field(False)
+    register_open: rx.Field[bool] = rx.field(False)
+    register_error: rx.Field[str] = rx.field("")
+    duplicates: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
+    _register_form: dict[str, str] = {}
+
     # ---- list and search ----------------------------------------------------------------
 
     @rx.event
@@ -62,6 +77,7 @@ class PatientsState(AppState):
         actor = self._guard_page("patients")
         if actor is None:
             return None
+        self.can_register = can(actor, "patient:create")
         self._search(actor)
         self.loaded = True
         if self._job_id and self.job_status not in FINISHED:
@@ -86,13 +102,67 @@ class PatientsState(AppState):
             rows = search_patients(session, actor=actor, query=self.query)
         self.patients = [dataclasses.asdict(row) for row in rows]
 
+    # ---- registration -----------------------------------------------------------------------
+
+    @rx.event
+    def set_register_open(self, is_open: bool) -> None:
+        self._require("patient:create")
+        self.register_open = bool(is_open)
+        self.register_error = ""
+        self.duplicates = []
+
+    @rx.event
+    def register(self, form: dict[str, Any]) -> EventSpec | None:
+        """Register from the form; a possible duplicate is shown with "use existing"."""
+        actor = self._require("patient:create")
+        self._register_form = {k: str(v)[:400] for k, v in form.items()}
+        return self._register(actor, allow_duplicate=False)
+
+    @rx.event
+    def register_anyway(self) -> EventSpec | None:
+        """The desk confirmed it is a different person with the same name/birthday or phone."""
+        actor = self._require("patient:create")
+        return self._register(actor, allow_duplicate=True)
+
+    def _register(self, actor: Actor, *, allow_duplicate: bool) -> EventSpec | None:
+        self.register_error = ""
+        try:
+            data = new_patient_from_form(dict(self._register_form))
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                row = register_patient(
+                    session, actor=actor, data=data, allow_duplicate=allow_duplicate
+                )
+        except AppError as exc:
+            self.register_error = exc.message
+            self.duplicates = list(exc.details.get("patients", [])) if exc.details else []
+            return None
+        self.register_open = False
+        self.duplicates = []
+        self._register_form = {}
+        self.query = row.mrn
+        self._search(actor)
+        if can(actor, "patient:read_phi"):
+            return rx.redirect(f"/chart?patient={row.id}")
+        self._select(actor, row.id)
+        return None
+
+    @rx.event
+    def use_existing(self, patient_id: str) -> None:
+        actor = self._require("patient:list")
+        self.register_open = False
+        self.duplicates = []
+        self._select(actor, str(patient_id))
+
     # ---- selection --------------------------------------------------------------------------
 
     @rx.event
     def select_patient(self, patient_id: str) -> None:
         actor = self._require("patient:list")
+        self._select(actor, str(patient_id))
+
+    def _select(self, actor: Actor, patient_id: str) -> None:
         with session_scope(clinic_id=actor.clinic_id) as session:
-            detail = get_patient(session, actor=actor, patient_id=str(patient_id))
+            detail = get_patient(session, actor=actor, patient_id=patient_id)
         if detail.id != self._selected_id:
             self._reset_job()
         self._selected_id = detail.id

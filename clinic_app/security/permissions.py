@@ -20,6 +20,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "patient:create": FRONT_DESK | CLINICAL,
     "patient:read_phi": CLINICAL,
     "patient:export": CLINICAL,
+    # ---- Patients and chart (issue 6) ----
+    "patient:update_chart": CLINICAL,
+    "encounter:create": CLINICAL,
     "appointment:read": STAFF,
     "appointment:create": FRONT_DESK | CLINICAL,
     # ---- Scheduling (issue 7): calendar, availability, lifecycle ----

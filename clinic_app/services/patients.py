@@ -288,6 +288,36 @@ class NewPatient:
     blood_group: str | None = None
 
 
+def new_patient_from_form(form: dict[str, object]) -> NewPatient:
+    """A registration form's fields (strings from the browser) as a ``NewPatient``."""
+
+    def text(name: str) -> str | None:
+        value = str(form.get(name) or "").strip()
+        return value[:400] or None
+
+    birth: date | None = None
+    raw_birth = text("birth_date")
+    if raw_birth:
+        birth = parse_query_date(raw_birth)
+        if birth is None:
+            raise AppError("VALIDATION", "Date of birth must be a date (YYYY-MM-DD).")
+    return NewPatient(
+        given_name=text("given_name") or "",
+        family_name=text("family_name") or "",
+        birth_date=birth,
+        sex=text("sex"),
+        phone=text("phone"),
+        email=text("email"),
+        gender=text("gender"),
+        phone_alt=text("phone_alt"),
+        address=text("address"),
+        preferred_language=text("preferred_language"),
+        emergency_contact=text("emergency_contact"),
+        insurance=text("insurance"),
+        blood_group=text("blood_group"),
+    )
+
+
 def find_duplicates(
     session: Session,
     *,

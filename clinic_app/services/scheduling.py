@@ -1004,6 +1004,12 @@ def apply_transition(
     appointment.updated_at = now
     appointment.updated_by = actor_user_id
     session.add(appointment)
+    from clinic_app.services import chart  # chart reads scheduling's labels: import here
+
+    if to_status == "in_consultation":
+        chart.encounter_for_appointment(session, appointment, actor_user_id=actor_user_id)
+    elif to_status == "completed":
+        chart.close_encounter_for_appointment(session, appointment, actor_user_id=actor_user_id)
     _event(
         session,
         appointment,

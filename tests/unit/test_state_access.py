@@ -388,7 +388,17 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
     """
     import inspect
 
-    from state import account, audit, calendar, portal, prescriptions, records, scribe, worklist
+    from state import (
+        account,
+        audit,
+        calendar,
+        chart,
+        portal,
+        prescriptions,
+        records,
+        scribe,
+        worklist,
+    )
 
     session_only = {"sign_out", "end_session", "show_error", "dismiss_error", "go_home"}
     public = {
@@ -413,6 +423,7 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
         AdminState,
         audit.AuditState,
         account.AccountState,
+        chart.ChartState,
         portal.PortalState,
         worklist.WorklistState,
         calendar.CalendarState,
@@ -477,6 +488,7 @@ PAGE_LOADS = [
     ("calendar", "state.calendar", "CalendarState"),
     ("worklist", "state.worklist", "WorklistState"),
     ("patients", "state.patients", "PatientsState"),
+    ("chart", "state.chart", "ChartState"),
     ("scribe", "state.scribe", "ScribeState"),
     ("records", "state.records", "RecordsState"),
     ("prescriptions", "state.prescriptions", "PrescriptionsState"),
@@ -516,6 +528,8 @@ def _actions_rows() -> list[tuple[str, str, str, dict[str, Any]]]:
             },
         ),
         ("state.account", "AccountState", "sign_out_others", {}),
+        ("state.chart", "ChartState", "add_allergy", {"form": {"substance": "Latex"}}),
+        ("state.patients", "PatientsState", "register", {"form": {"given_name": "A"}}),
     ]
 
 

@@ -1,0 +1,357 @@
+"""``/chart?patient=<id>``: one patient's chart — header, allergies, problems, medications,
+vitals and the timeline (clinical staff; opening it is an audited read)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from pages.components.feedback import empty_state
+from pages.components.shell import shell
+from state.chart import ChartState
+
+KIND_LABELS = {
+    "all": "All",
+    "appointment": "Appointments",
+    "encounter": "Visits",
+    "allergy": "Allergies",
+    "problem": "Problems",
+    "vitals": "Vitals",
+}
+KIND_ICONS = {
+    "appointment": "calendar_days",
+    "encounter": "stethoscope",
+    "allergy": "triangle_alert",
+    "problem": "clipboard_list",
+    "vitals": "activity",
+}
+
+
+def _header() -> rx.Component:
+    info = cast("ObjectVar[dict[str, Any]]", ChartState.chart)
+    return rx.card(
+        rx.flex(
+            rx.flex(
+                rx.heading(info["name"].to(str), size="6", as_="h1", data_testid="chart-name"),
+                rx.flex(
+                    rx.badge(info["mrn"].to(str), variant="surface"),
+                    rx.text(
+                        info["age"].to(str),
+                        " · ",
+                        info["sex"].to(str),
+                        " · born ",
+                        info["birth_date"].to(str),
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                    rx.cond(
+                        info["blood_group"].to(str) != "",
+                        rx.badge("Blood ", info["blood_group"].to(str), color_scheme="gray"),
+                    ),
+                    spacing="2",
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.text(
+                    info["phone"].to(str),
+                    "  ",
+                    info["email"].to(str),
+                    size="2",
+                    color_scheme="gray",
+                ),
+                direction="column",
+                spacing="2",
+            ),
+            rx.cond(
+                ChartState.active_allergy_count > 0,
+                rx.badge(
+                    rx.icon("triangle_alert", size=14),
+                    ChartState.active_allergy_count,
+                    " allerg",
+                    rx.cond(ChartState.active_allergy_count == 1, "y", "ies"),
+                    color_scheme="red",
+                    size="3",
+                    data_testid="allergy-badge",
+                ),
+                rx.badge("No known allergies", color_scheme="green", size="3", variant="soft"),
+            ),
+            justify="between",
+            align="start",
+            wrap="wrap",
+            gap="3",
+        ),
+        size="3",
+    )
+
+
+def _section(title: str, icon: str, *children: rx.Component, testid: str) -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.flex(
+                rx.icon(icon, size=16),
+                rx.heading(title, size="3", as_="h2"),
+                spacing="2",
+                align="center",
+            ),
+            *children,
+            direction="column",
+            spacing="3",
+        ),
+        size="2",
+        data_testid=testid,
+    )
+
+
+def _inline_form(on_submit: Any, *fields: rx.Component, button: str, testid: str) -> rx.Component:
+    return rx.cond(
+        ChartState.can_edit,
+        rx.form(
+            rx.flex(
+                *fields,
+                rx.button(button, type="submit", size="2", variant="soft", data_testid=testid),
+                spacing="2",
+                wrap="wrap",
+                align="center",
+            ),
+            on_submit=on_submit,
+            reset_on_submit=True,
+        ),
+    )
+
+
+def _allergy(row: ObjectVar[dict[str, str]]) -> rx.Component:
+    active = row["status"] == "active"
+    return rx.flex(
+        rx.flex(
+            rx.text(row["substance"], weight="bold", size="2"),
+            rx.text(row["reaction"], size="1", color_scheme="gray"),
+            direction="column",
+        ),
+        rx.flex(
+            rx.badge(row["severity"], color_scheme=rx.cond(active, "red", "gray")),
+            rx.cond(
+                ChartState.can_edit,
+                rx.button(
+                    rx.cond(active, "Resolve", "Reactivate"),
+                    size="1",
+                    variant="ghost",
+                    on_click=ChartState.set_allergy_status(
+                        row["id"], rx.cond(active, "resolved", "active"), row["version"]
+                    ),
+                ),
+            ),
+            rx.cond(~active, rx.badge(row["status"], variant="outline", color_scheme="gray")),
+            spacing="2",
+            align="center",
+        ),
+        justify="between",
+        align="center",
+        opacity=rx.cond(active, "1", "0.6"),
+        data_testid="allergy-row",
+    )
+
+
+def _allergies() -> rx.Component:
+    return _section(
+        "Allergies",
+        "triangle_alert",
+        rx.cond(
+            ChartState.allergies.length() > 0,
+            rx.flex(rx.foreach(ChartState.allergies, _allergy), direction="column", spacing="2"),
+            rx.text("No allergies recorded.", size="2", color_scheme="gray"),
+        ),
+        _inline_form(
+            ChartState.add_allergy,
+            rx.input(
+                name="substance",
+                placeholder="Substance (e.g. Penicillin)",
+                required=True,
+                data_testid="allergy-substance",
+            ),
+            rx.input(name="reaction", placeholder="Reaction"),
+            rx.select(
+                ["mild", "moderate", "severe", "life_threatening"],
+                name="severity",
+                default_value="moderate",
+            ),
+            button="Add allergy",
+            testid="allergy-add",
+        ),
+        testid="chart-allergies",
+    )
+
+
+def _simple_list(items: rx.Var, main: str, extra: str) -> rx.Component:
+    return rx.cond(
+        items.length() > 0,
+        rx.flex(
+            rx.foreach(
+                items,
+                lambda row: rx.flex(
+                    rx.text(row[main], size="2", weight="medium"),
+                    rx.text(row[extra], size="1", color_scheme="gray"),
+                    justify="between",
+                ),
+            ),
+            direction="column",
+            spacing="2",
+        ),
+        rx.text("Nothing recorded.", size="2", color_scheme="gray"),
+    )
+
+
+def _vitals() -> rx.Component:
+    def number(name: str, label: str, width: str = "90px") -> rx.Component:
+        return rx.input(name=name, placeholder=label, input_mode="decimal", width=width)
+
+    return _section(
+        "Vitals",
+        "activity",
+        _inline_form(
+            ChartState.record_vitals,
+            number("systolic", "Sys"),
+            number("diastolic", "Dia"),
+            number("heart_rate", "HR"),
+            number("temperature_c", "Temp °C"),
+            number("spo2", "SpO2 %"),
+            number("weight_kg", "Weight kg", "100px"),
+            button="Record",
+            testid="vitals-add",
+        ),
+        _simple_list(ChartState.vitals, "text", "when"),
+        testid="chart-vitals",
+    )
+
+
+def _timeline_item(item: ObjectVar[dict[str, str]]) -> rx.Component:
+    return rx.flex(
+        rx.center(
+            rx.match(
+                item["kind"],
+                *[(kind, rx.icon(icon, size=14)) for kind, icon in KIND_ICONS.items()],
+                rx.icon("file", size=14),
+            ),
+            width="28px",
+            height="28px",
+            border_radius="9999px",
+            background=rx.color("accent", 3),
+            flex_shrink="0",
+        ),
+        rx.flex(
+            rx.text(item["title"], size="2", weight="medium"),
+            rx.text(item["when"], " ", item["detail"], size="1", color_scheme="gray"),
+            direction="column",
+        ),
+        spacing="3",
+        align="start",
+        data_testid="timeline-item",
+    )
+
+
+def _timeline() -> rx.Component:
+    return _section(
+        "Timeline",
+        "history",
+        rx.flex(
+            *[
+                rx.button(
+                    label,
+                    size="1",
+                    variant=rx.cond(ChartState.timeline_kind == kind, "solid", "soft"),
+                    on_click=ChartState.filter_timeline(kind),
+                    data_testid=f"timeline-filter-{kind}",
+                )
+                for kind, label in KIND_LABELS.items()
+            ],
+            spacing="2",
+            wrap="wrap",
+        ),
+        rx.cond(
+            ChartState.timeline.length() > 0,
+            rx.flex(
+                rx.foreach(ChartState.timeline, _timeline_item), direction="column", spacing="3"
+            ),
+            rx.text("Nothing yet.", size="2", color_scheme="gray"),
+        ),
+        testid="chart-timeline",
+    )
+
+
+def chart_page() -> rx.Component:
+    return shell(
+        "patients",
+        rx.cond(
+            ChartState.not_found,
+            empty_state(
+                "user_x",
+                "Patient not found",
+                "This chart does not exist in your clinic. Find the patient on the Patients page.",
+                testid="chart-not-found",
+                action=rx.link(rx.button("Go to patients"), href="/patients"),
+            ),
+            rx.flex(
+                rx.link(
+                    rx.flex(
+                        rx.icon("arrow_left", size=14), "Patients", align="center", spacing="1"
+                    ),
+                    href="/patients",
+                    size="2",
+                ),
+                _header(),
+                rx.cond(
+                    ChartState.form_error != "",
+                    rx.callout.root(
+                        rx.callout.icon(rx.icon("circle_alert", size=16)),
+                        rx.callout.text(ChartState.form_error),
+                        color_scheme="red",
+                        variant="soft",
+                        role="alert",
+                        data_testid="chart-form-error",
+                    ),
+                ),
+                rx.grid(
+                    rx.flex(
+                        _allergies(),
+                        _section(
+                            "Problems",
+                            "clipboard_list",
+                            _simple_list(ChartState.problems, "name", "onset"),
+                            _inline_form(
+                                ChartState.add_problem,
+                                rx.input(name="name", placeholder="Problem", required=True),
+                                rx.input(
+                                    name="onset", placeholder="Since (e.g. 2019)", width="140px"
+                                ),
+                                button="Add",
+                                testid="problem-add",
+                            ),
+                            testid="chart-problems",
+                        ),
+                        _section(
+                            "Current medications",
+                            "pill",
+                            _simple_list(ChartState.medications, "name", "dosage"),
+                            _inline_form(
+                                ChartState.add_medication,
+                                rx.input(name="name", placeholder="Medication", required=True),
+                                rx.input(name="dosage", placeholder="Dose and frequency"),
+                                button="Add",
+                                testid="medication-add",
+                            ),
+                            testid="chart-medications",
+                        ),
+                        _vitals(),
+                        direction="column",
+                        spacing="4",
+                    ),
+                    _timeline(),
+                    columns=rx.breakpoints(initial="1", md="2"),
+                    spacing="4",
+                ),
+                direction="column",
+                spacing="4",
+            ),
+        ),
+    )

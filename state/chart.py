@@ -1,0 +1,156 @@
+"""Chart page state: one patient's chart (``/chart?patient=<id>``), clinical staff only."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import reflex as rx
+
+from clinic_app.db import session_scope
+from clinic_app.errors import AppError
+from clinic_app.security.actor import Actor
+from clinic_app.services import chart
+from state.base import AppState
+
+
+class ChartState(AppState):
+    chart: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
+    allergies: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    problems: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    medications: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    vitals: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    timeline: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    timeline_kind: rx.Field[str] = rx.field("all")
+    can_edit: rx.Field[bool] = rx.field(False)
+    chart_error: rx.Field[str] = rx.field("")
+    form_error: rx.Field[str] = rx.field("")
+    not_found: rx.Field[bool] = rx.field(False)
+    # The patient of this chart (from the URL, checked against the clinic on every load).
+    _patient_id: str = ""
+
+    @rx.var
+    def active_allergy_count(self) -> int:
+        return sum(1 for a in self.allergies if a.get("status") == "active")
+
+    @rx.event
+    def load(self) -> None:
+        actor = self._guard_page("chart")
+        if actor is None:
+            return
+        self._patient_id = str(self.router.page.params.get("patient") or "")[:64]
+        self.timeline_kind = "all"
+        self.form_error = ""
+        self._refresh(actor)
+
+    def _refresh(self, actor: Actor) -> None:
+        kinds = None if self.timeline_kind == "all" else {self.timeline_kind}
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                view = chart.open_chart(
+                    session, actor=actor, patient_id=self._patient_id, kinds=kinds
+                )
+        except AppError as exc:
+            if exc.code != "NOT_FOUND":
+                raise
+            self.not_found = True
+            self.chart = {}
+            self.allergies, self.problems, self.medications = [], [], []
+            self.vitals, self.timeline = [], []
+            return
+        data = dataclasses.asdict(view)
+        self.not_found = False
+        self.allergies = data.pop("allergies")
+        self.problems = data.pop("problems")
+        self.medications = data.pop("medications")
+        self.vitals = data.pop("vitals")
+        self.timeline = data.pop("timeline")
+        self.can_edit = bool(data.pop("can_edit"))
+        data.pop("patient_id")
+        data.pop("kinds")
+        self.chart = data
+
+    def _write(self, actor: Actor, action: Any) -> None:
+        """Run one chart write; invalid input shows beside the form and nothing is lost."""
+        self.form_error = ""
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                action(session, actor)
+        except AppError as exc:
+            if exc.code == "FORBIDDEN":
+                raise
+            self.form_error = exc.message
+            if exc.code == "VERSION_CONFLICT":
+                self._refresh(actor)
+            return
+        self._refresh(actor)
+
+    @rx.event
+    def add_allergy(self, form: dict[str, Any]) -> None:
+        self._write(
+            self._require("patient:update_chart"),
+            lambda session, actor: chart.add_allergy(
+                session,
+                actor=actor,
+                patient_id=self._patient_id,
+                substance=str(form.get("substance") or ""),
+                reaction=str(form.get("reaction") or ""),
+                severity=str(form.get("severity") or "moderate"),
+            ),
+        )
+
+    @rx.event
+    def set_allergy_status(self, allergy_id: str, status: str, version: str) -> None:
+        self._write(
+            self._require("patient:update_chart"),
+            lambda session, actor: chart.set_allergy_status(
+                session,
+                actor=actor,
+                allergy_id=str(allergy_id),
+                status=str(status),
+                version=int(version or 0),
+            ),
+        )
+
+    @rx.event
+    def add_problem(self, form: dict[str, Any]) -> None:
+        self._write(
+            self._require("patient:update_chart"),
+            lambda session, actor: chart.add_condition(
+                session,
+                actor=actor,
+                patient_id=self._patient_id,
+                name=str(form.get("name") or ""),
+                onset=str(form.get("onset") or ""),
+            ),
+        )
+
+    @rx.event
+    def add_medication(self, form: dict[str, Any]) -> None:
+        self._write(
+            self._require("patient:update_chart"),
+            lambda session, actor: chart.add_medication(
+                session,
+                actor=actor,
+                patient_id=self._patient_id,
+                name=str(form.get("name") or ""),
+                dosage=str(form.get("dosage") or ""),
+            ),
+        )
+
+    @rx.event
+    def record_vitals(self, form: dict[str, Any]) -> None:
+        actor = self._require("patient:update_chart")
+        values = {k: str(v)[:20] for k, v in form.items() if k in chart.VITAL_LIMITS}
+        self._write(
+            actor,
+            lambda session, actor: chart.record_vitals(
+                session, actor=actor, patient_id=self._patient_id, values=values
+            ),
+        )
+
+    @rx.event
+    def filter_timeline(self, kind: str) -> None:
+        actor = self._require("patient:read_phi")
+        self.timeline_kind = kind if kind in chart.TIMELINE_KINDS else "all"
+        self._refresh(actor)

@@ -1,0 +1,159 @@
+"""The chart: allergies, problems, medications, vitals, encounters, timeline; audited reads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, col, select
+
+from clinic_app.errors import AppError
+from clinic_app.security.actor import Actor
+from clinic_app.services import chart
+from clinic_app.services.demo import load_demo_clinic
+from clinic_app.services.scheduling import transition_appointment
+from models import Allergy, Appointment, AuditEvent, Clinic, Encounter, Membership, Patient, User
+from models.base import utcnow
+
+
+def _actor(session: Session, email: str) -> Actor:
+    user = session.exec(select(User).where(User.email == email)).one()
+    membership = session.exec(select(Membership).where(Membership.user_id == user.id)).one()
+    return Actor(user.id, membership.clinic_id, membership.role, user.full_name, user.email)
+
+
+@pytest.fixture
+def demo(session: Session) -> Patient:
+    load_demo_clinic(session)
+    session.flush()
+    return session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00001")).one()
+
+
+def test_allergies_problems_medications_vitals(session: Session, demo: Patient) -> None:
+    nurse = _actor(session, "nurse@demo.clinic")
+    allergy_id = chart.add_allergy(
+        session,
+        actor=nurse,
+        patient_id=demo.id,
+        substance="Penicillin",
+        reaction="Rash",
+        severity="severe",
+    )
+    with pytest.raises(AppError) as twice:
+        chart.add_allergy(session, actor=nurse, patient_id=demo.id, substance="penicillin")
+    assert twice.value.code == "ALLERGY_EXISTS"
+    with pytest.raises(AppError) as bad:
+        chart.add_allergy(session, actor=nurse, patient_id=demo.id, substance="X", severity="huge")
+    assert bad.value.code == "VALIDATION"
+    chart.add_condition(
+        session, actor=nurse, patient_id=demo.id, name="Type 2 diabetes", onset="2019"
+    )
+    chart.add_medication(
+        session, actor=nurse, patient_id=demo.id, name="Metformin", dosage="500 mg bid"
+    )
+    with pytest.raises(AppError) as implausible:
+        chart.record_vitals(session, actor=nurse, patient_id=demo.id, values={"systolic": "900"})
+    assert "between" in implausible.value.message
+    chart.record_vitals(
+        session,
+        actor=nurse,
+        patient_id=demo.id,
+        values={"systolic": "128", "diastolic": "82", "heart_rate": "71", "temperature_c": "36,8"},
+    )
+    view = chart.open_chart(session, actor=nurse, patient_id=demo.id)
+    assert view.name == "Maria Garcia" and view.mrn == "PAT-2026-00001"
+    assert view.allergies[0]["substance"] == "Penicillin"
+    assert view.allergies[0]["severity"] == "Severe"
+    assert view.problems == [{"name": "Type 2 diabetes", "status": "active", "onset": "2019"}]
+    assert view.medications[0]["dosage"] == "500 mg bid"
+    assert view.vitals[0]["text"] == "BP 128/82 · HR 71 · T 36.8 °C"
+    kinds = [item["kind"] for item in view.timeline]
+    assert {"appointment", "allergy", "problem", "vitals"} <= set(kinds)
+    only = chart.open_chart(session, actor=nurse, patient_id=demo.id, kinds={"allergy"})
+    assert [i["kind"] for i in only.timeline] == ["allergy"]
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "patient.chart_open")).all()
+
+    # Status change with the version the user saw; a stale version is refused.
+    allergy = session.get(Allergy, allergy_id)
+    assert allergy is not None
+    chart.set_allergy_status(
+        session, actor=nurse, allergy_id=str(allergy_id), status="resolved", version=allergy.version
+    )
+    with pytest.raises(AppError) as stale:
+        chart.set_allergy_status(
+            session, actor=nurse, allergy_id=str(allergy_id), status="active", version=1
+        )
+    assert stale.value.code == "VERSION_CONFLICT"
+
+
+def test_timeline_is_newest_first(session: Session, demo: Patient) -> None:
+    doctor = _actor(session, "doctor@demo.clinic")
+    chart.add_condition(session, actor=doctor, patient_id=demo.id, name="Asthma")
+    first = session.exec(select(Appointment).where(Appointment.patient_id == demo.id)).first()
+    assert first is not None
+    first.starts_at = utcnow() - timedelta(days=400)
+    first.ends_at = first.starts_at + timedelta(minutes=20)
+    session.add(first)
+    session.flush()
+    view = chart.open_chart(session, actor=doctor, patient_id=demo.id)
+    assert view.timeline[0]["kind"] == "problem"
+    assert view.timeline[-1]["kind"] == "appointment"
+
+
+def test_reception_cannot_read_or_write_the_chart(session: Session, demo: Patient) -> None:
+    desk = _actor(session, "reception@demo.clinic")
+    with pytest.raises(AppError) as read:
+        chart.open_chart(session, actor=desk, patient_id=demo.id)
+    with pytest.raises(AppError) as write:
+        chart.add_allergy(session, actor=desk, patient_id=demo.id, substance="Latex")
+    assert read.value.code == write.value.code == "FORBIDDEN"
+
+
+def test_other_clinic_gets_not_found(session: Session, demo: Patient) -> None:
+    other = Clinic(name="B", slug="b-clinic")
+    session.add(other)
+    session.flush()
+    stranger = Actor(demo.id, other.id, "doctor", "x", "x")
+    for call in (
+        lambda: chart.open_chart(session, actor=stranger, patient_id=demo.id),
+        lambda: chart.add_allergy(session, actor=stranger, patient_id=demo.id, substance="x"),
+        lambda: chart.open_chart(session, actor=stranger, patient_id="not-a-uuid"),
+    ):
+        with pytest.raises(AppError) as hidden:
+            call()
+        assert hidden.value.code == "NOT_FOUND"
+
+
+def test_starting_a_consultation_opens_one_encounter(session: Session, demo: Patient) -> None:
+    doctor = _actor(session, "doctor@demo.clinic")
+    appointment = session.exec(
+        select(Appointment)
+        .where(Appointment.patient_id == demo.id)
+        .order_by(col(Appointment.starts_at))
+    ).first()
+    assert appointment is not None
+    for status in ("arrived", "ready", "in_consultation"):
+        transition_appointment(
+            session,
+            actor=doctor,
+            appointment_id=str(appointment.id),
+            to_status=status,
+            expected_version=appointment.version,
+        )
+        session.flush()
+    (encounter,) = session.exec(select(Encounter).where(Encounter.patient_id == demo.id)).all()
+    assert encounter.appointment_id == appointment.id and encounter.status == "open"
+    chart.record_vitals(session, actor=doctor, patient_id=demo.id, values={"spo2": 97})
+    view = chart.open_chart(session, actor=doctor, patient_id=demo.id)
+    assert view.open_encounter == str(encounter.id)
+    transition_appointment(
+        session,
+        actor=doctor,
+        appointment_id=str(appointment.id),
+        to_status="completed",
+        expected_version=appointment.version,
+    )
+    session.flush()
+    assert encounter.status == "closed" and encounter.ended_at is not None
+    walk_in = chart.start_encounter(session, actor=doctor, patient_id=demo.id, reason="Walk-in")
+    assert session.get(Encounter, walk_in) is not None
