@@ -354,4 +354,5 @@ def chart_page() -> rx.Component:
                 spacing="4",
             ),
         ),
+        page="chart",
     )

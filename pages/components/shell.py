@@ -273,13 +273,17 @@ def page_header(title: str, subtitle: rx.Component | str | None = None, *actions
     )
 
 
-def shell(active: str, *content: rx.Component) -> rx.Component:
-    """The signed-in layout. ``content`` renders only after the server allowed this page."""
+def shell(active: str, *content: rx.Component, page: str = "") -> rx.Component:
+    """The signed-in layout. ``content`` renders only after the server allowed this page.
+
+    ``active`` is the highlighted nav item; ``page`` the access-checked page when it differs
+    (the chart belongs under Patients).
+    """
     main = rx.flex(
         dependency_banner(),
         error_message(),
         rx.cond(
-            AppState.access_page == active,
+            AppState.access_page == (page or active),
             rx.cond(
                 AppState.access == "forbidden",
                 forbidden_view(),
