@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         default="",
         description="Key of the search hashes of patient data. Empty: derived from the secret key.",
     )
+    upload_max_mb: int = Field(
+        default=50, ge=1, le=2048, description="Largest file a user may attach to a chart."
+    )
+    upload_types: str = Field(
+        default="application/pdf,image/png,image/jpeg,image/webp,text/plain",
+        description="Comma-separated content types that may be attached to a chart.",
+    )
     session_idle_minutes: int = Field(
         default=30, ge=5, le=24 * 60, description="A session unused this long ends (sign in again)."
     )

@@ -10,7 +10,7 @@ from models.chart import (
     PatientMedication,
     VitalSigns,
 )
-from models.files import StoredFile
+from models.files import PatientFile, StoredFile, Upload, UploadChunk
 from models.identity import ROLES, Branch, Clinic, Membership, PortalCode, User, UserSession
 from models.jobs import JOB_STATUSES, Job
 from models.notifications import NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, Notification
@@ -63,5 +63,8 @@ __all__ = [
     "Patient",
     "Provider",
     "StoredFile",
+    "PatientFile",
+    "Upload",
+    "UploadChunk",
     "User",
 ]

@@ -24,6 +24,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "STORAGE_UNAVAILABLE": 503,
     "DATABASE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
+    "UPLOAD_TOO_LARGE": 413,
+    "UPLOAD_TYPE": 415,
+    "UPLOAD_INCOMPLETE": 409,
+    "CHUNK_CONFLICT": 409,
 }
 
 # Details of these codes name internal things (storage keys, backend reasons): keep them in logs.

@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from clinic_app.api import appointment_links, downloads, health, metrics, sessions
+from clinic_app.api import appointment_links, downloads, health, metrics, sessions, uploads
 from clinic_app.api.security_headers import SecurityHeadersMiddleware
 
 
@@ -19,6 +19,10 @@ def build_api() -> Starlette:
         Route("/api/files/{file_id}/download", downloads.download_file, methods=["GET"]),
         Route("/appointments/respond", appointment_links.show, methods=["GET"]),
         Route("/appointments/respond", appointment_links.answer, methods=["POST"]),
+        Route("/api/uploads", uploads.start_upload, methods=["POST"]),
+        Route("/api/uploads/{upload_id}", uploads.upload_status, methods=["GET"]),
+        Route("/api/uploads/{upload_id}/chunks/{index:int}", uploads.put_chunk, methods=["PUT"]),
+        Route("/api/uploads/{upload_id}/complete", uploads.complete_upload, methods=["POST"]),
         Route("/auth/session", sessions.complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sessions.sign_out, methods=["GET"]),
     ]

@@ -23,6 +23,7 @@ MATRIX: dict[str, frozenset[str]] = {
     # ---- Patients and chart (issue 6) ----
     "patient:update_chart": CLINICAL,
     "encounter:create": CLINICAL,
+    "patient:upload": FRONT_DESK | CLINICAL,
     "appointment:read": STAFF,
     "appointment:create": FRONT_DESK | CLINICAL,
     # ---- Scheduling (issue 7): calendar, availability, lifecycle ----

@@ -34,8 +34,10 @@ from models import (
     Condition,
     Encounter,
     Patient,
+    PatientFile,
     PatientMedication,
     Provider,
+    StoredFile,
     VitalSigns,
 )
 from models.base import utcnow
@@ -86,6 +88,7 @@ class ChartView:
     medications: list[dict[str, str]]
     vitals: list[dict[str, str]]
     timeline: list[dict[str, str]]
+    files: list[dict[str, str]]
     can_edit: bool
     open_encounter: str = ""
     kinds: list[str] = field(default_factory=list)
@@ -281,7 +284,7 @@ def record_vitals(
     vitals = VitalSigns(
         clinic_id=actor.clinic_id,
         patient_id=patient.id,
-        encounter_id=_open_encounter_id(session, actor, patient.id),
+        encounter_id=open_encounter_id(session, actor, patient.id),
         created_by=actor.user_id,
         updated_by=actor.user_id,
         **{k: (int(v) if k in integers else v) for k, v in parsed.items()},
@@ -292,7 +295,7 @@ def record_vitals(
     return vitals.id
 
 
-def _open_encounter_id(session: Session, actor: Actor, patient_id: uuid.UUID) -> uuid.UUID | None:
+def open_encounter_id(session: Session, actor: Actor, patient_id: uuid.UUID) -> uuid.UUID | None:
     return session.exec(
         select(Encounter.id)
         .where(
@@ -441,6 +444,18 @@ def _vitals(session: Session, patient: Patient, zone: ZoneInfo) -> list[Timeline
     ]
 
 
+def _files(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
+    rows = session.exec(
+        select(PatientFile).where(
+            PatientFile.patient_id == patient.id, col(PatientFile.deleted_at).is_(None)
+        )
+    ).all()
+    return [
+        TimelineItem(when=as_utc(f.created_at), kind="file", title=f"File · {f.title}")
+        for f in rows
+    ]
+
+
 TimelineSource = Callable[[Session, Patient, ZoneInfo], list[TimelineItem]]
 TIMELINE_SOURCES: list[TimelineSource] = [
     _appointments,
@@ -521,7 +536,13 @@ def open_chart(
         .limit(20)
     ).all()
     items = timeline(session, patient, zone, kinds)
-    open_encounter = _open_encounter_id(session, actor, patient.id)
+    file_rows = session.exec(
+        select(PatientFile, StoredFile)
+        .join(StoredFile, col(StoredFile.id) == col(PatientFile.file_id))
+        .where(PatientFile.patient_id == patient.id, col(PatientFile.deleted_at).is_(None))
+        .order_by(col(PatientFile.created_at).desc())
+    ).all()
+    open_encounter = open_encounter_id(session, actor, patient.id)
     audit.record(
         session,
         action="patient.chart_open",
@@ -563,6 +584,17 @@ def open_chart(
         timeline=[
             {"when": local(i.when), "kind": i.kind, "title": i.title, "detail": i.detail}
             for i in items[:200]
+        ],
+        files=[
+            {
+                "id": str(link.id),
+                "title": link.title,
+                "type": stored.content_type,
+                "size": f"{max(1, stored.size // 1024)} KB",
+                "when": local(link.created_at),
+                "has_preview": "yes" if link.thumbnail_file_id else "",
+            }
+            for link, stored in file_rows
         ],
         can_edit=can(actor, "patient:update_chart"),
         open_encounter=str(open_encounter or ""),

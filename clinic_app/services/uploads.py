@@ -1,0 +1,320 @@
+"""Chunked, resumable, verified uploads of files to a patient's chart.
+
+``start`` records what is coming (name, type, total size, SHA-256 of the whole file);
+``put_chunk`` stores one chunk after checking its own SHA-256 (a repeated chunk with the same
+hash is accepted once; a different hash is refused); ``status`` tells a browser that lost its
+connection which chunks the server already has; ``complete`` joins the chunks, checks the total
+size and hash, stores the file, makes a preview (images, first PDF page) and puts it on the
+chart. Limits (size, types) come from Settings. Every step checks clinic and permission.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from clinic_app import audit
+from clinic_app.errors import AppError, NotFound
+from clinic_app.security.actor import Actor
+from clinic_app.security.permissions import require
+from clinic_app.settings import get_settings
+from clinic_app.storage import get_storage, save_file
+from models import Patient, PatientFile, StoredFile, Upload, UploadChunk
+
+logger = logging.getLogger(__name__)
+
+MIN_CHUNK = 64 * 1024
+MAX_CHUNK = 8 * 1024 * 1024
+THUMBNAIL_PX = 320
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    upload_id: str
+    chunk_size: int
+    chunks: int
+    received: list[int]
+    status: str
+    file_id: str = ""
+
+
+def _hex64(value: str, what: str) -> str:
+    value = (value or "").strip().lower()
+    if len(value) != 64 or any(ch not in "0123456789abcdef" for ch in value):
+        raise AppError("VALIDATION", f"{what} must be a SHA-256 in hex.")
+    return value
+
+
+def _chunk_count(upload: Upload) -> int:
+    return max(1, -(-upload.total_size // upload.chunk_size))
+
+
+def _load(session: Session, actor: Actor, upload_id: str | uuid.UUID) -> Upload:
+    try:
+        uid = upload_id if isinstance(upload_id, uuid.UUID) else uuid.UUID(str(upload_id))
+    except ValueError:
+        raise NotFound("Upload") from None
+    upload = session.exec(
+        select(Upload).where(Upload.id == uid, Upload.clinic_id == actor.clinic_id)
+    ).first()
+    if upload is None:
+        raise NotFound("Upload")
+    return upload
+
+
+def _received(session: Session, upload: Upload) -> list[int]:
+    return sorted(
+        session.exec(select(UploadChunk.index).where(UploadChunk.upload_id == upload.id)).all()
+    )
+
+
+def _status(session: Session, upload: Upload) -> UploadStatus:
+    return UploadStatus(
+        upload_id=str(upload.id),
+        chunk_size=upload.chunk_size,
+        chunks=_chunk_count(upload),
+        received=_received(session, upload),
+        status=upload.status,
+        file_id=str(upload.file_id or ""),
+    )
+
+
+def start(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: str,
+    filename: str,
+    content_type: str,
+    size: int,
+    sha256: str,
+    chunk_size: int = 1024 * 1024,
+) -> UploadStatus:
+    require(actor, "patient:upload")
+    settings = get_settings()
+    allowed = {t.strip() for t in settings.upload_types.split(",") if t.strip()}
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    if content_type not in allowed:
+        raise AppError(
+            "UPLOAD_TYPE",
+            "This kind of file cannot be attached. Allowed: PDF, images (PNG, JPEG, WebP), text.",
+        )
+    if not 0 < int(size) <= settings.upload_max_mb * 1024 * 1024:
+        raise AppError(
+            "UPLOAD_TOO_LARGE", f"The file is larger than the limit of {settings.upload_max_mb} MB."
+        )
+    if not MIN_CHUNK <= int(chunk_size) <= MAX_CHUNK:
+        raise AppError("VALIDATION", "Chunk size must be between 64 KiB and 8 MiB.")
+    try:
+        pid = uuid.UUID(str(patient_id))
+    except ValueError:
+        raise NotFound("Patient") from None
+    patient = session.exec(
+        select(Patient).where(Patient.id == pid, Patient.clinic_id == actor.clinic_id)
+    ).first()
+    if patient is None or patient.deleted_at is not None:
+        raise NotFound("Patient")
+    name = (filename or "file").replace("/", "_").replace("\\", "_").strip()[:255] or "file"
+    upload = Upload(
+        clinic_id=actor.clinic_id,
+        patient_id=patient.id,
+        created_by=actor.user_id,
+        filename=name,
+        content_type=content_type,
+        total_size=int(size),
+        sha256=_hex64(sha256, "The file checksum"),
+        chunk_size=int(chunk_size),
+    )
+    session.add(upload)
+    session.flush()
+    return _status(session, upload)
+
+
+def status(session: Session, *, actor: Actor, upload_id: str) -> UploadStatus:
+    require(actor, "patient:upload")
+    return _status(session, _load(session, actor, upload_id))
+
+
+def _chunk_key(upload: Upload, index: int) -> str:
+    return f"{upload.clinic_id}/uploads/{upload.id}/{index:06d}"
+
+
+def put_chunk(
+    session: Session, *, actor: Actor, upload_id: str, index: int, data: bytes, sha256: str
+) -> UploadStatus:
+    """Store chunk ``index`` once; its SHA-256 must match what the browser computed."""
+    require(actor, "patient:upload")
+    upload = _load(session, actor, upload_id)
+    if upload.status != "open":
+        raise AppError("UPLOAD_CLOSED", "This upload is already finished.")
+    chunks = _chunk_count(upload)
+    if not 0 <= int(index) < chunks:
+        raise AppError("VALIDATION", f"Chunk {index} is outside 0-{chunks - 1}.")
+    expected_size = (
+        upload.total_size - upload.chunk_size * (chunks - 1)
+        if index == chunks - 1
+        else upload.chunk_size
+    )
+    if len(data) != expected_size:
+        raise AppError(
+            "CHUNK_SIZE", f"Chunk {index} has {len(data)} bytes; {expected_size} were expected."
+        )
+    claimed = _hex64(sha256, "The chunk checksum")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != claimed:
+        raise AppError(
+            "CHUNK_CHECKSUM",
+            f"Chunk {index} arrived damaged (checksum mismatch); it will be sent again.",
+        )
+    existing = session.exec(
+        select(UploadChunk).where(UploadChunk.upload_id == upload.id, UploadChunk.index == index)
+    ).first()
+    if existing is not None:
+        if existing.sha256 != actual:
+            raise AppError("CHUNK_CONFLICT", f"Chunk {index} was already received with other data.")
+        return _status(session, upload)
+    get_storage().put(_chunk_key(upload, index), data, "application/octet-stream")
+    session.add(
+        UploadChunk(
+            clinic_id=upload.clinic_id,
+            upload_id=upload.id,
+            index=index,
+            size=len(data),
+            sha256=actual,
+        )
+    )
+    session.flush()
+    return _status(session, upload)
+
+
+def _thumbnail(data: bytes, content_type: str) -> bytes | None:
+    """A small PNG preview of an image or of a PDF's first page (None when not possible)."""
+    try:
+        from PIL import Image
+
+        if content_type == "application/pdf":
+            import pypdfium2
+
+            document = pypdfium2.PdfDocument(data)
+            try:
+                page = document[0]
+                image = page.render(scale=1).to_pil()
+            finally:
+                document.close()
+        elif content_type.startswith("image/"):
+            image = Image.open(io.BytesIO(data))
+        else:
+            return None
+        image = image.convert("RGB")
+        image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue()
+    except Exception:  # noqa: BLE001 - a file without a preview is still a good file
+        logger.info("no preview for an uploaded %s", content_type)
+        return None
+
+
+def complete(session: Session, *, actor: Actor, upload_id: str, title: str = "") -> UploadStatus:
+    """Join the chunks, verify size and SHA-256, store the file and put it on the chart."""
+    require(actor, "patient:upload")
+    upload = _load(session, actor, upload_id)
+    if upload.status == "complete":
+        return _status(session, upload)  # a retried "complete" is fine
+    received = _received(session, upload)
+    missing = sorted(set(range(_chunk_count(upload))) - set(received))
+    if missing:
+        raise AppError(
+            "UPLOAD_INCOMPLETE",
+            f"{len(missing)} chunk(s) have not arrived yet; the upload will continue.",
+            {"missing": missing[:50]},
+        )
+    storage = get_storage()
+    data = b"".join(storage.get(_chunk_key(upload, i)) for i in range(_chunk_count(upload)))
+    if len(data) != upload.total_size or hashlib.sha256(data).hexdigest() != upload.sha256:
+        # Start over: the chunks do not add up to the announced file.
+        for index in received:
+            storage.delete(_chunk_key(upload, index))
+        for chunk in session.exec(select(UploadChunk).where(UploadChunk.upload_id == upload.id)):
+            session.delete(chunk)
+        session.flush()
+        raise AppError(
+            "UPLOAD_CHECKSUM",
+            "The uploaded file does not match the original (checksum). Please upload it again.",
+        )
+    stored = save_file(
+        session,
+        clinic_id=upload.clinic_id,
+        data=data,
+        filename=upload.filename,
+        content_type=upload.content_type,
+        created_by=actor.user_id,
+        key_prefix=f"patients/{upload.patient_id}/files",
+    )
+    preview = _thumbnail(data, upload.content_type)
+    thumbnail: StoredFile | None = None
+    if preview is not None:
+        thumbnail = save_file(
+            session,
+            clinic_id=upload.clinic_id,
+            data=preview,
+            filename=f"{upload.filename}.png",
+            content_type="image/png",
+            created_by=actor.user_id,
+            key_prefix=f"patients/{upload.patient_id}/previews",
+        )
+    from clinic_app.services.chart import open_encounter_id  # chart imports nothing from here
+
+    link = PatientFile(
+        clinic_id=upload.clinic_id,
+        patient_id=upload.patient_id,
+        file_id=stored.id,
+        thumbnail_file_id=thumbnail.id if thumbnail else None,
+        encounter_id=open_encounter_id(session, actor, upload.patient_id),
+        title=(title or upload.filename).strip()[:255],
+        created_by=actor.user_id,
+    )
+    session.add(link)
+    upload.status = "complete"
+    upload.file_id = stored.id
+    session.add(upload)
+    audit.record(
+        session,
+        action="patient.file_upload",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="patient",
+        entity_id=upload.patient_id,
+        after={"file_id": str(stored.id), "size": upload.total_size, "type": upload.content_type},
+    )
+    session.flush()
+    for index in received:
+        try:
+            storage.delete(_chunk_key(upload, index))
+        except AppError:
+            logger.warning("could not delete an upload chunk; the sweep will retry")
+    return _status(session, upload)
+
+
+def patient_file(session: Session, *, actor: Actor, patient_file_id: str) -> PatientFile:
+    """A chart file of the actor's clinic (for viewing/downloading; the caller audits)."""
+    require(actor, "patient:read_phi")
+    try:
+        fid = uuid.UUID(str(patient_file_id))
+    except ValueError:
+        raise NotFound("File") from None
+    found = session.exec(
+        select(PatientFile).where(
+            PatientFile.id == fid,
+            PatientFile.clinic_id == actor.clinic_id,
+            col(PatientFile.deleted_at).is_(None),
+        )
+    ).first()
+    if found is None:
+        raise NotFound("File")
+    return found
