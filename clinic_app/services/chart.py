@@ -463,8 +463,9 @@ TIMELINE_SOURCES: list[TimelineSource] = [
     _allergies,
     _problems,
     _vitals,
+    _files,
 ]
-TIMELINE_KINDS = ["appointment", "encounter", "allergy", "problem", "vitals"]
+TIMELINE_KINDS = ["appointment", "encounter", "allergy", "problem", "vitals", "file"]
 
 
 def _vitals_text(v: VitalSigns) -> str:
