@@ -19,6 +19,7 @@ KIND_LABELS = {
     "allergy": "Allergies",
     "problem": "Problems",
     "vitals": "Vitals",
+    "file": "Files",
 }
 KIND_ICONS = {
     "appointment": "calendar_days",
@@ -26,6 +27,7 @@ KIND_ICONS = {
     "allergy": "triangle_alert",
     "problem": "clipboard_list",
     "vitals": "activity",
+    "file": "paperclip",
 }
 
 
@@ -225,6 +227,92 @@ def _vitals() -> rx.Component:
     )
 
 
+def _file_row(row: ObjectVar[dict[str, str]]) -> rx.Component:
+    return rx.flex(
+        rx.flex(
+            rx.text(row["title"], size="2", weight="medium"),
+            rx.text(row["when"], " · ", row["size"], size="1", color_scheme="gray"),
+            direction="column",
+        ),
+        rx.flex(
+            rx.cond(
+                row["has_preview"] != "",
+                rx.button(
+                    rx.icon("image", size=14),
+                    "Preview",
+                    size="1",
+                    variant="soft",
+                    on_click=ChartState.open_file(row["id"], True),
+                ),
+            ),
+            rx.button(
+                rx.icon("external_link", size=14),
+                "Open",
+                size="1",
+                variant="soft",
+                on_click=ChartState.open_file(row["id"], False),
+                data_testid="file-open",
+            ),
+            spacing="2",
+        ),
+        justify="between",
+        align="center",
+        data_testid="file-row",
+    )
+
+
+def _files() -> rx.Component:
+    return _section(
+        "Files",
+        "paperclip",
+        rx.script(src="/chart_upload.js"),
+        rx.el.input(
+            type="file",
+            id="chart-upload-input",
+            multiple=True,
+            accept=".pdf,.png,.jpg,.jpeg,.webp,.txt,application/pdf,image/*,text/plain",
+            data_testid="file-input",
+        ),
+        rx.box(
+            rx.box(
+                rx.box(
+                    id="upload-bar",
+                    height="6px",
+                    width="0%",
+                    background=rx.color("accent", 9),
+                    border_radius="3px",
+                    transition="width 0.2s",
+                ),
+                background=rx.color("gray", 4),
+                border_radius="3px",
+                width="100%",
+            ),
+            rx.text(
+                "", id="upload-label", size="1", color_scheme="gray", data_testid="upload-label"
+            ),
+            id="upload-progress",
+            display="none",
+        ),
+        rx.el.button(
+            id="upload-refresh",
+            on_click=ChartState.refresh,
+            style={"display": "none"},
+            type="button",
+            aria_hidden="true",
+        ),
+        rx.cond(
+            ChartState.files.length() > 0,
+            rx.flex(rx.foreach(ChartState.files, _file_row), direction="column", spacing="2"),
+            rx.text(
+                "No files yet. PDFs and images up to the clinic's limit.",
+                size="2",
+                color_scheme="gray",
+            ),
+        ),
+        testid="chart-files",
+    )
+
+
 def _timeline_item(item: ObjectVar[dict[str, str]]) -> rx.Component:
     return rx.flex(
         rx.center(
@@ -343,6 +431,7 @@ def chart_page() -> rx.Component:
                             testid="chart-medications",
                         ),
                         _vitals(),
+                        _files(),
                         direction="column",
                         spacing="4",
                     ),

@@ -6,11 +6,14 @@ import dataclasses
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
+from clinic_app.api.downloads import make_download_url
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
-from clinic_app.services import chart
+from clinic_app.services import chart, uploads
+from models import StoredFile
 from state.base import AppState
 
 
@@ -21,6 +24,7 @@ class ChartState(AppState):
     medications: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     vitals: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     timeline: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    files: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     timeline_kind: rx.Field[str] = rx.field("all")
     can_edit: rx.Field[bool] = rx.field(False)
     chart_error: rx.Field[str] = rx.field("")
@@ -56,7 +60,7 @@ class ChartState(AppState):
             self.not_found = True
             self.chart = {}
             self.allergies, self.problems, self.medications = [], [], []
-            self.vitals, self.timeline = [], []
+            self.vitals, self.timeline, self.files = [], [], []
             return
         data = dataclasses.asdict(view)
         self.not_found = False
@@ -65,6 +69,7 @@ class ChartState(AppState):
         self.medications = data.pop("medications")
         self.vitals = data.pop("vitals")
         self.timeline = data.pop("timeline")
+        self.files = data.pop("files")
         self.can_edit = bool(data.pop("can_edit"))
         data.pop("patient_id")
         data.pop("kinds")
@@ -154,3 +159,21 @@ class ChartState(AppState):
         actor = self._require("patient:read_phi")
         self.timeline_kind = kind if kind in chart.TIMELINE_KINDS else "all"
         self._refresh(actor)
+
+    @rx.event
+    def refresh(self) -> None:
+        """Reload after an upload finished in the browser."""
+        self._refresh(self._require("patient:read_phi"))
+
+    @rx.event
+    def open_file(self, patient_file_id: str, preview: bool = False) -> EventSpec:
+        """A short-lived link to one chart file (the download route audits the view)."""
+        actor = self._require("patient:read_phi")
+        with session_scope(clinic_id=actor.clinic_id) as session:
+            link = uploads.patient_file(session, actor=actor, patient_file_id=str(patient_file_id))
+            file_id = link.thumbnail_file_id if preview and link.thumbnail_file_id else link.file_id
+            stored = session.get(StoredFile, file_id)
+            if stored is None:
+                raise AppError("NOT_FOUND", "File was not found.")
+            url = make_download_url(stored, user_id=actor.user_id)
+        return rx.redirect(url, is_external=True)
