@@ -97,6 +97,18 @@ def cmd_create_clinic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rekey(_args: argparse.Namespace) -> int:
+    """Re-encrypt patient data with the first key of CLINIC_PII_KEYS (after a rotation)."""
+    from clinic_app.db import session_scope
+    from clinic_app.services.rekey import rekey_chart, rekey_patients
+
+    patients = rekey_patients(session_scope)
+    with session_scope() as session:
+        chart_rows = rekey_chart(session)
+    _print(f"re-encrypted {patients} patient(s) and {chart_rows} chart row(s) with the current key")
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """One archive: database dump + every stored file + manifest of SHA-256 sums."""
     from clinic_app.backup import create_backup
@@ -369,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     create.set_defaults(func=cmd_create_clinic)
+    sub.add_parser(
+        "rekey", help="re-encrypt patient data with the current key (after rotating keys)"
+    ).set_defaults(func=cmd_rekey)
     backup = sub.add_parser("backup", help="write one archive: database, files, checksums")
     backup.add_argument("--output", default=None, help="archive path (default data_dir/backups/)")
     backup.set_defaults(func=cmd_backup)

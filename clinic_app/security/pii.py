@@ -67,9 +67,10 @@ def key_ring() -> KeyRing:
             )
         keys[key_id] = key
         current = current or key_id
-    if not keys:
-        keys["k0"] = _derive(secret, b"clinic-pii-encryption")
-        current = "k0"
+    # The key derived from the secret key is "k0": the default, and always able to decrypt what
+    # was written before keys were configured (rotate away from it with `clinic rekey`).
+    keys.setdefault("k0", _derive(secret, b"clinic-pii-encryption"))
+    current = current or "k0"
     index_key = (
         _derive(settings.pii_index_key, b"clinic-pii-index")
         if settings.pii_index_key

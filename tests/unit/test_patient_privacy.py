@@ -177,3 +177,43 @@ def test_wrong_key_is_a_clear_failure(
     finally:
         monkeypatch.delenv("CLINIC_PII_KEYS")
         clear_app_caches()
+
+
+def test_rekey_moves_every_row_to_the_new_key(
+    app_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import os
+
+    from clinic_app import cli
+    from clinic_app.db import session_scope
+    from clinic_app.services import chart
+    from tests.conftest import clear_app_caches
+
+    with session_scope() as session:
+        load_demo_clinic(session)
+        user = session.exec(select(User).where(User.email == "doctor@demo.clinic")).one()
+        membership = session.exec(select(Membership).where(Membership.user_id == user.id)).one()
+        doctor = Actor(user.id, membership.clinic_id, membership.role, user.full_name, user.email)
+        maria = session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00001")).one()
+        chart.add_allergy(session, actor=doctor, patient_id=maria.id, substance="Latex")
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("CLINIC_PII_KEYS", f"k1:{new_key}")
+    clear_app_caches()
+    assert cli.main(["rekey"]) == 0
+    with session_scope() as session:
+        raw = session.execute(sa.text("SELECT given_name, pii_key_id FROM patients")).all()
+        assert raw and all(key == "k1" and name.startswith("k1:") for name, key in raw)
+        substance = session.execute(sa.text("SELECT substance FROM allergies")).scalar_one()
+        assert substance.startswith("k1:")
+        assert (
+            session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00001")).one().given_name
+            == "Maria"
+        )
+    # Search still works (the index key does not rotate).
+    with session_scope() as session:
+        assert [r.name for r in search_patients(session, actor=doctor, query="garc")] == [
+            "Maria Garcia"
+        ]
+    # Run again: nothing left to do.
+    assert cli.main(["rekey"]) == 0

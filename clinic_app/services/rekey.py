@@ -1,0 +1,71 @@
+"""``clinic rekey``: re-encrypt patient data with the current key after a key rotation.
+
+Rotation: put the new key first in ``CLINIC_PII_KEYS`` (keep the old ones after it), run
+``clinic rekey``, then drop the old keys once it reports nothing left. Rows are read through the
+ORM (decrypting with whichever key wrote them) and written back (encrypting with the current
+key), in batches, each in its own transaction, so it can be stopped and run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from sqlalchemy.orm import attributes
+from sqlmodel import Session, col, or_, select
+
+from clinic_app.security import pii
+from models import Allergy, Condition, Encounter, Patient, PatientMedication
+
+BATCH = 500
+ENCRYPTED_FIELDS: dict[type, tuple[str, ...]] = {
+    Patient: (
+        "given_name",
+        "family_name",
+        "birth_date",
+        "phone",
+        "phone_alt",
+        "email",
+        "address",
+        "emergency_contact",
+        "insurance",
+    ),
+    Allergy: ("substance", "reaction"),
+    Condition: ("name", "notes"),
+    PatientMedication: ("name", "dosage"),
+    Encounter: ("reason",),
+}
+
+
+def rekey_patients(session_factory: Callable[[], AbstractContextManager[Session]]) -> int:
+    """Re-encrypt every patient row not written with the current key; returns rows changed."""
+    current = pii.key_ring().current
+    changed = 0
+    while True:
+        with session_factory() as session:
+            rows = session.exec(
+                select(Patient)
+                .where(or_(col(Patient.pii_key_id).is_(None), Patient.pii_key_id != current))
+                .limit(BATCH)
+            ).all()
+            if not rows:
+                return changed
+            for patient in rows:
+                for name in ENCRYPTED_FIELDS[Patient]:
+                    attributes.flag_modified(patient, name)
+                session.add(patient)
+            changed += len(rows)
+
+
+def rekey_chart(session: Session) -> int:
+    """Re-encrypt the chart tables (they have no key column: every row is rewritten)."""
+    changed = 0
+    for model, fields in ENCRYPTED_FIELDS.items():
+        if model is Patient:
+            continue
+        for row in session.exec(select(model)).all():
+            for name in fields:
+                attributes.flag_modified(row, name)
+            session.add(row)
+            changed += 1
+    return changed
