@@ -53,9 +53,7 @@ class PatientSearchTerm(SQLModel, table=True):
     """One keyed hash of a normalised search term of a patient (a blind index row)."""
 
     __tablename__ = "patient_search_terms"
-    __table_args__ = (
-        sa.Index("ix_patient_search_terms_lookup", "clinic_id", "kind", "term_hash"),
-    )
+    __table_args__ = (sa.Index("ix_patient_search_terms_lookup", "clinic_id", "kind", "term_hash"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     clinic_id: uuid.UUID = Field(foreign_key="clinics.id")

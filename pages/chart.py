@@ -31,6 +31,77 @@ KIND_ICONS = {
 }
 
 
+def _edit_field(label: str, name: str, **props: Any) -> rx.Component:
+    details = cast("ObjectVar[dict[str, str]]", ChartState.details)
+    return rx.flex(
+        rx.text(label, size="1", weight="medium"),
+        rx.input(name=name, default_value=details[name].to(str), **props),
+        direction="column",
+        spacing="1",
+    )
+
+
+def _edit_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(
+            rx.button(
+                rx.icon("pencil", size=14),
+                "Edit details",
+                size="1",
+                variant="soft",
+                data_testid="edit-details",
+            )
+        ),
+        rx.dialog.content(
+            rx.dialog.title("Patient details"),
+            rx.form(
+                rx.flex(
+                    rx.grid(
+                        _edit_field("Given name *", "given_name", required=True),
+                        _edit_field("Family name *", "family_name", required=True),
+                        _edit_field("Date of birth", "birth_date", type="date"),
+                        _edit_field("Sex (female/male/other/unknown)", "sex"),
+                        _edit_field("Phone", "phone", type="tel", data_testid="edit-phone"),
+                        _edit_field("Email", "email", type="email"),
+                        _edit_field("Address", "address"),
+                        _edit_field("Preferred language", "preferred_language"),
+                        _edit_field("Emergency contact", "emergency_contact"),
+                        _edit_field("Insurance", "insurance"),
+                        _edit_field("Blood group", "blood_group"),
+                        columns=rx.breakpoints(initial="1", sm="2"),
+                        spacing="3",
+                    ),
+                    rx.cond(
+                        ChartState.edit_error != "",
+                        rx.callout.root(
+                            rx.callout.text(ChartState.edit_error),
+                            color_scheme="red",
+                            variant="soft",
+                            role="alert",
+                            data_testid="edit-error",
+                        ),
+                    ),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
+                        ),
+                        rx.button("Save", type="submit", data_testid="edit-save"),
+                        justify="end",
+                        spacing="2",
+                    ),
+                    direction="column",
+                    spacing="4",
+                ),
+                on_submit=ChartState.save_details,
+                reset_on_submit=False,
+            ),
+            max_width="640px",
+        ),
+        open=ChartState.edit_open,
+        on_open_change=ChartState.set_edit_open,
+    )
+
+
 def _header() -> rx.Component:
     info = cast("ObjectVar[dict[str, Any]]", ChartState.chart)
     return rx.card(

@@ -13,6 +13,7 @@ from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
 from clinic_app.services import chart, uploads
+from clinic_app.services.patients import new_patient_from_form, update_patient
 from models import StoredFile
 from state.base import AppState
 
@@ -25,6 +26,10 @@ class ChartState(AppState):
     vitals: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     timeline: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     files: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    details: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
+    edit_open: rx.Field[bool] = rx.field(False)
+    edit_error: rx.Field[str] = rx.field("")
+    _version: int = 0
     timeline_kind: rx.Field[str] = rx.field("all")
     can_edit: rx.Field[bool] = rx.field(False)
     chart_error: rx.Field[str] = rx.field("")
@@ -70,6 +75,8 @@ class ChartState(AppState):
         self.vitals = data.pop("vitals")
         self.timeline = data.pop("timeline")
         self.files = data.pop("files")
+        self.details = data.pop("form")
+        self._version = int(data.pop("version"))
         self.can_edit = bool(data.pop("can_edit"))
         data.pop("patient_id")
         data.pop("kinds")
@@ -177,3 +184,32 @@ class ChartState(AppState):
                 raise AppError("NOT_FOUND", "File was not found.")
             url = make_download_url(stored, user_id=actor.user_id)
         return rx.redirect(url, is_external=True)
+
+    @rx.event
+    def set_edit_open(self, is_open: bool) -> None:
+        self._require("patient:create")
+        self.edit_open = bool(is_open)
+        self.edit_error = ""
+
+    @rx.event
+    def save_details(self, form: dict[str, Any]) -> None:
+        """Save edited details with the version the form was opened with."""
+        actor = self._require("patient:create")
+        self.edit_error = ""
+        try:
+            data = new_patient_from_form({k: str(v)[:400] for k, v in form.items()})
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                update_patient(
+                    session,
+                    actor=actor,
+                    patient_id=self._patient_id,
+                    data=data,
+                    version=self._version,
+                )
+        except AppError as exc:
+            self.edit_error = exc.message
+            if exc.code == "VERSION_CONFLICT":
+                self._refresh(actor)
+            return
+        self.edit_open = False
+        self._refresh(actor)

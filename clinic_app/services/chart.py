@@ -90,6 +90,8 @@ class ChartView:
     timeline: list[dict[str, str]]
     files: list[dict[str, str]]
     can_edit: bool
+    version: int
+    form: dict[str, str]
     open_encounter: str = ""
     kinds: list[str] = field(default_factory=list)
 
@@ -598,6 +600,20 @@ def open_chart(
             for link, stored in file_rows
         ],
         can_edit=can(actor, "patient:update_chart"),
+        version=patient.version,
+        form={
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
+            "sex": patient.sex or "",
+            "phone": patient.phone or "",
+            "email": patient.email or "",
+            "address": patient.address or "",
+            "preferred_language": patient.preferred_language or "",
+            "emergency_contact": patient.emergency_contact or "",
+            "insurance": patient.insurance or "",
+            "blood_group": patient.blood_group or "",
+        },
         open_encounter=str(open_encounter or ""),
         kinds=TIMELINE_KINDS,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -382,22 +383,12 @@ def next_mrn(session: Session, *, clinic_id: uuid.UUID, year: int) -> str:
     return f"{prefix}{number:05d}"
 
 
-def register_patient(
-    session: Session, *, actor: Actor, data: NewPatient, allow_duplicate: bool = False
-) -> PatientRow:
-    """Create a patient in the actor's clinic (validated, audited, MRN assigned).
-
-    A patient with the same name and date of birth, or the same phone, stops the registration
-    with ``POSSIBLE_DUPLICATE`` (details list them) unless ``allow_duplicate``: the desk picks
-    the existing record instead. The unique (clinic, MRN) constraint turns a race for the same
-    MRN into an IntegrityError at commit; callers retry the whole unit of work.
-    """
-    require(actor, "patient:create")
+def _validated(data: NewPatient, *, today: date) -> dict[str, Any]:
+    """The patient fields of a form, cleaned; ``VALIDATION`` names the first wrong one."""
     given = _clean(data.given_name, 120)
     family = _clean(data.family_name, 120)
     if not given or not family:
         raise AppError("VALIDATION", "Given name and family name are required.")
-    today = clinic_today(session, actor.clinic_id)
     if data.birth_date is not None and not (date(1900, 1, 1) <= data.birth_date <= today):
         raise AppError("VALIDATION", "Date of birth must be between 1900 and today.")
     sex = _clean(data.sex, 16)
@@ -412,6 +403,81 @@ def register_patient(
     phone = _clean(data.phone, 40)
     if phone is not None and len(pii.phone_digits(phone)) < 5:
         raise AppError("VALIDATION", "The phone number needs at least 5 digits.")
+    return {
+        "given_name": given,
+        "family_name": family,
+        "birth_date": data.birth_date,
+        "sex": sex,
+        "phone": phone,
+        "email": email,
+        "gender": _clean(data.gender, 40),
+        "phone_alt": _clean(data.phone_alt, 40),
+        "address": _clean(data.address, 400),
+        "preferred_language": _clean(data.preferred_language, 16),
+        "emergency_contact": _clean(data.emergency_contact, 300),
+        "insurance": _clean(data.insurance, 300),
+        "blood_group": blood_group,
+    }
+
+
+def update_patient(
+    session: Session, *, actor: Actor, patient_id: str, data: NewPatient, version: int
+) -> None:
+    """Change a patient's details; the version the user saw must still be current."""
+    require(actor, "patient:create")
+    pid = _parse_id(patient_id, "Patient")
+    patient = session.exec(
+        select(Patient).where(
+            Patient.id == pid,
+            Patient.clinic_id == actor.clinic_id,
+            col(Patient.deleted_at).is_(None),
+        )
+    ).first()
+    if patient is None:
+        raise NotFound("Patient")
+    if patient.version != int(version):
+        raise AppError(
+            "VERSION_CONFLICT",
+            "Someone else changed this patient's details meanwhile. Their version is shown now; "
+            "apply your change again.",
+        )
+    fields = _validated(data, today=clinic_today(session, actor.clinic_id))
+    changed = sorted(name for name, value in fields.items() if getattr(patient, name) != value)
+    if not changed:
+        return
+    for name in changed:
+        setattr(patient, name, fields[name])
+    patient.version += 1
+    patient.updated_at = datetime.now(UTC)
+    patient.updated_by = actor.user_id
+    session.add(patient)
+    # Field names only: the values are patient data and stay out of the audit trail.
+    audit.record(
+        session,
+        action="patient.update",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type="patient",
+        entity_id=patient.id,
+        after={"changed": changed},
+    )
+    session.flush()
+
+
+def register_patient(
+    session: Session, *, actor: Actor, data: NewPatient, allow_duplicate: bool = False
+) -> PatientRow:
+    """Create a patient in the actor's clinic (validated, audited, MRN assigned).
+
+    A patient with the same name and date of birth, or the same phone, stops the registration
+    with ``POSSIBLE_DUPLICATE`` (details list them) unless ``allow_duplicate``: the desk picks
+    the existing record instead. The unique (clinic, MRN) constraint turns a race for the same
+    MRN into an IntegrityError at commit; callers retry the whole unit of work.
+    """
+    require(actor, "patient:create")
+    today = clinic_today(session, actor.clinic_id)
+    fields = _validated(data, today=today)
+    given, family, phone = fields["given_name"], fields["family_name"], fields["phone"]
     if not allow_duplicate:
         twins = find_duplicates(
             session,
@@ -432,21 +498,9 @@ def register_patient(
     patient = Patient(
         clinic_id=actor.clinic_id,
         mrn=next_mrn(session, clinic_id=actor.clinic_id, year=today.year),
-        given_name=given,
-        family_name=family,
-        birth_date=data.birth_date,
-        sex=sex,
-        phone=phone,
-        email=email,
-        gender=_clean(data.gender, 40),
-        phone_alt=_clean(data.phone_alt, 40),
-        address=_clean(data.address, 400),
-        preferred_language=_clean(data.preferred_language, 16),
-        emergency_contact=_clean(data.emergency_contact, 300),
-        insurance=_clean(data.insurance, 300),
-        blood_group=blood_group,
         created_by=actor.user_id,
         updated_by=actor.user_id,
+        **fields,
     )
     session.add(patient)
     session.flush()

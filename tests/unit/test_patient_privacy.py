@@ -167,7 +167,7 @@ def test_wrong_key_is_a_clear_failure(
         .select_from(sa.table("patients"))
         .where(sa.column("mrn") == patient.mrn)
     ).scalar_one()
-    monkeypatch.setenv("CLINIC_PII_KEYS", "k9:" + "A" * 43 + "=")
+    monkeypatch.setenv("CLINIC_SECRET_KEY", "a-different-installation-secret-key")
     from tests.conftest import clear_app_caches
 
     clear_app_caches()
@@ -175,7 +175,7 @@ def test_wrong_key_is_a_clear_failure(
         with pytest.raises(pii.DecryptionError, match="no key 'k0'|does not decrypt"):
             pii.decrypt(stored)
     finally:
-        monkeypatch.delenv("CLINIC_PII_KEYS")
+        monkeypatch.delenv("CLINIC_SECRET_KEY")
         clear_app_caches()
 
 
@@ -217,3 +217,34 @@ def test_rekey_moves_every_row_to_the_new_key(
         ]
     # Run again: nothing left to do.
     assert cli.main(["rekey"]) == 0
+
+
+def test_update_patient_checks_version_and_audits_field_names(
+    session: Session, desk: Actor
+) -> None:
+    from clinic_app.services.patients import update_patient
+    from models import AuditEvent
+
+    patient = _register(session, desk)
+    seen = patient.version
+    changed = NewPatient(
+        given_name="Zyxwaldo",
+        family_name="Quennefer",
+        birth_date=date(1983, 9, 17),
+        phone="+49 151 1111111",
+        email="zq@private.example",
+    )
+    update_patient(session, actor=desk, patient_id=str(patient.id), data=changed, version=seen)
+    assert patient.phone == "+49 151 1111111" and patient.version == seen + 1
+    # The index follows: the new number finds them, the old one does not.
+    assert [r.name for r in search_patients(session, actor=desk, query="1111111")] == [
+        "Zyxwaldo Quennefer"
+    ]
+    assert search_patients(session, actor=desk, query="7654321") == []
+    with pytest.raises(AppError) as stale:
+        update_patient(session, actor=desk, patient_id=str(patient.id), data=changed, version=seen)
+    assert stale.value.code == "VERSION_CONFLICT"
+    row = session.exec(select(AuditEvent).where(AuditEvent.action == "patient.update")).one()
+    assert row.after is not None and "phone" in row.after["changed"]
+    # blood group, address were cleared by this form: recorded as changed names only
+    assert "1111111" not in repr(row.after)
