@@ -10,6 +10,7 @@ BENCHMARKS: dict[str, str] = {
     "events": "bench.event_roundtrip",
     "load": "bench.load",
     "scheduling": "bench.scheduling",
+    "patients": "bench.patients",
 }
 
 

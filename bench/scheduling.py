@@ -18,6 +18,7 @@ runs a smaller one.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -29,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 
 import sqlalchemy as sa
+
+from clinic_app.security import pii
 
 PROVIDERS = 100
 PATIENTS = 2000
@@ -104,14 +107,22 @@ def _seed(engine: sa.Engine, clinic_id: uuid.UUID, appointments: int) -> None:
             ),
             {"c": clinic_id, "n": PROVIDERS},
         )
+        # Names are encrypted at rest: written through the same cipher the app reads with.
         conn.execute(
             sa.text(
                 "INSERT INTO patients (id, clinic_id, mrn, given_name, family_name, created_at,"
-                " updated_at, version) SELECT md5('patient' || n)::uuid, :c,"
-                " 'PAT-B-' || lpad(n::text, 6, '0'), 'Given' || n, 'Family' || n, now(), now(), 1"
-                " FROM generate_series(1, :n) n"
+                " updated_at, version) VALUES (:id, :c, :mrn, :given, :family, now(), now(), 1)"
             ),
-            {"c": clinic_id, "n": PATIENTS},
+            [
+                {
+                    "id": uuid.UUID(hashlib.md5(f"patient{n}".encode()).hexdigest()),
+                    "c": clinic_id,
+                    "mrn": f"PAT-B-{n:06d}",
+                    "given": pii.encrypt(f"Given{n}"),
+                    "family": pii.encrypt(f"Family{n}"),
+                }
+                for n in range(1, PATIENTS + 1)
+            ],
         )
         conn.execute(
             sa.text(
@@ -168,7 +179,7 @@ def _run(url: str, appointments: int) -> int:
     from clinic_app.services.scheduling import NewBooking, book_appointment, calendar_events
     from clinic_app.settings import get_settings
 
-    for cached in (get_settings, get_engine, get_redis):
+    for cached in (get_settings, get_engine, get_redis, pii.key_ring):
         cached.cache_clear()
     migrations.upgrade_head(url)
     engine = get_engine()

@@ -227,8 +227,23 @@ def _reflex_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "reflex", "run", "--env", "prod", *args]
 
 
+def _private_web_dir(settings: Settings) -> Path:
+    """A frontend build directory of this installation's own (``data_dir/web``).
+
+    Every start builds the frontend with the address it serves on; two installations run from
+    one checkout (a second clinic, the test servers) would otherwise overwrite each other's
+    build and send their browsers to the other one's port.
+    """
+    web_dir = settings.data_dir / "web"
+    if not web_dir.exists() and (PROJECT_ROOT / ".web").exists():
+        shutil.copytree(PROJECT_ROOT / ".web", web_dir, symlinks=True)
+    return web_dir
+
+
 def _add_single_process(supervisor: Supervisor, settings: Settings, env: dict[str, str]) -> None:
     """The default: one Reflex process serving pages, events and API on one port."""
+    if settings.data_dir.resolve() != (PROJECT_ROOT / "var").resolve():
+        env = {**env, "REFLEX_WEB_WORKDIR": str(_private_web_dir(settings))}
     port, host = str(settings.port), settings.host
     cmd = _reflex_cmd("--single-port", "--frontend-port", port, "--backend-port", port)
     pid_file = settings.data_dir / "run" / "app-1.pid"
@@ -245,11 +260,8 @@ def _add_scale_out(supervisor: Supervisor, settings: Settings, env: dict[str, st
             f"backend port(s) {busy} are in use; scale-out uses the {len(ports)} ports after "
             f"CLINIC_PORT ({settings.port}) — choose another CLINIC_PORT"
         )
-    # A build of its own (the static files point at nginx's address), so a single-process app
-    # running from the same checkout keeps serving its own build.
-    web_dir = settings.data_dir / "web"
-    if not web_dir.exists() and (PROJECT_ROOT / ".web").exists():
-        shutil.copytree(PROJECT_ROOT / ".web", web_dir, symlinks=True)
+    # A build of its own: the static files point at nginx's address.
+    web_dir = _private_web_dir(settings)
     env = {**env, "REFLEX_WEB_WORKDIR": str(web_dir)}
     _print(f"building the frontend for {settings.effective_public_url} (static, served by nginx)")
     build = subprocess.run(
