@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from pages.components.feedback import alert
 from pages.components.shell import page_header, shell
 from state.account import AccountState
 from state.base import AppState
@@ -137,16 +138,6 @@ def account_page() -> rx.Component:
     return shell(
         "account",
         page_header("My account", rx.text(AppState.user_email, size="2", color_scheme="gray")),
-        rx.cond(
-            AccountState.account_error != "",
-            rx.callout.root(
-                rx.callout.icon(rx.icon("circle_alert", size=16)),
-                rx.callout.text(AccountState.account_error),
-                color_scheme="red",
-                variant="soft",
-                role="alert",
-                data_testid="account-error",
-            ),
-        ),
+        alert(AccountState.account_error, testid="account-error"),
         rx.flex(_mfa_card(), _sessions_card(), direction="column", spacing="4", max_width="640px"),
     )

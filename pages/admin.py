@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.vars import ObjectVar
 
 from clinic_app.services.auth import ROLE_LABELS
+from pages.components.feedback import alert
 from pages.components.shell import page_header, shell
 from state.admin import STAFF_ROLE_OPTIONS, AdminState
 from state.base import AppState
@@ -96,17 +97,7 @@ def _team() -> rx.Component:
     return rx.card(
         rx.flex(
             rx.heading("Team", size="4", as_="h2"),
-            rx.cond(
-                AdminState.saved != "",
-                rx.callout.root(
-                    rx.callout.icon(rx.icon("check", size=16)),
-                    rx.callout.text(AdminState.saved),
-                    color_scheme="green",
-                    variant="soft",
-                    size="1",
-                    data_testid="admin-saved",
-                ),
-            ),
+            alert(AdminState.saved, testid="admin-saved", color="green", icon="check"),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
@@ -160,18 +151,7 @@ def _new_member_form() -> rx.Component:
                     columns=rx.breakpoints(initial="1", sm="2"),
                     spacing="3",
                 ),
-                rx.cond(
-                    AdminState.form_error != "",
-                    rx.callout.root(
-                        rx.callout.icon(rx.icon("circle_alert", size=16)),
-                        rx.callout.text(AdminState.form_error),
-                        color_scheme="red",
-                        variant="soft",
-                        size="1",
-                        role="alert",
-                        data_testid="member-form-error",
-                    ),
-                ),
+                alert(AdminState.form_error, testid="member-form-error"),
                 rx.flex(
                     rx.button("Add member", type="submit", data_testid="member-add"),
                     justify="end",

@@ -8,7 +8,7 @@ from typing import Any, cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pages.components.feedback import empty_state
+from pages.components.feedback import alert, empty_state
 from pages.components.shell import shell
 from state.chart import ChartState
 
@@ -71,16 +71,7 @@ def _edit_dialog() -> rx.Component:
                         columns=rx.breakpoints(initial="1", sm="2"),
                         spacing="3",
                     ),
-                    rx.cond(
-                        ChartState.edit_error != "",
-                        rx.callout.root(
-                            rx.callout.text(ChartState.edit_error),
-                            color_scheme="red",
-                            variant="soft",
-                            role="alert",
-                            data_testid="edit-error",
-                        ),
-                    ),
+                    alert(ChartState.edit_error, testid="edit-error"),
                     rx.flex(
                         rx.dialog.close(
                             rx.button("Cancel", type="button", variant="soft", color_scheme="gray")
@@ -459,17 +450,7 @@ def chart_page() -> rx.Component:
                     size="2",
                 ),
                 _header(),
-                rx.cond(
-                    ChartState.form_error != "",
-                    rx.callout.root(
-                        rx.callout.icon(rx.icon("circle_alert", size=16)),
-                        rx.callout.text(ChartState.form_error),
-                        color_scheme="red",
-                        variant="soft",
-                        role="alert",
-                        data_testid="chart-form-error",
-                    ),
-                ),
+                alert(ChartState.form_error, testid="chart-form-error"),
                 rx.grid(
                     rx.flex(
                         _allergies(),

@@ -6,7 +6,7 @@ import reflex as rx
 
 from clinic_app.services.auth import ROLE_LABELS
 from clinic_app.services.demo import DEMO_PASSWORD, demo_logins
-from pages.components.feedback import dependency_banner
+from pages.components.feedback import alert, dependency_banner
 from pages.components.shell import logo
 from state.login import LoginState
 
@@ -70,18 +70,7 @@ def _form() -> rx.Component:
 
 
 def _error() -> rx.Component:
-    return rx.cond(
-        LoginState.login_error != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("circle_alert", size=16)),
-            rx.callout.text(LoginState.login_error),
-            color_scheme="red",
-            variant="soft",
-            size="1",
-            role="alert",
-            data_testid="login-error",
-        ),
-    )
+    return alert(LoginState.login_error, testid="login-error")
 
 
 def _code_form(on_submit: rx.EventHandler, button: str, hint: str) -> rx.Component:
@@ -284,18 +273,7 @@ def login_page() -> rx.Component:
                 spacing="2",
             ),
             dependency_banner(),
-            rx.cond(
-                LoginState.notice != "",
-                rx.callout.root(
-                    rx.callout.icon(rx.icon("info", size=16)),
-                    rx.callout.text(LoginState.notice),
-                    variant="soft",
-                    color_scheme="gray",
-                    size="1",
-                    width="100%",
-                    data_testid="login-notice",
-                ),
-            ),
+            alert(LoginState.notice, testid="login-notice", color="gray", icon="info"),
             rx.card(
                 rx.match(
                     LoginState.step,

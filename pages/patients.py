@@ -7,7 +7,7 @@ from typing import Any, cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pages.components.feedback import FOCUS_RING, empty_state, not_loaded, tinted_panel
+from pages.components.feedback import FOCUS_RING, alert, empty_state, not_loaded, tinted_panel
 from pages.components.shell import page_header, shell
 from state.patients import PatientsState
 
@@ -480,17 +480,7 @@ def _register_dialog() -> rx.Component:
                         columns=rx.breakpoints(initial="1", sm="2"),
                         spacing="3",
                     ),
-                    rx.cond(
-                        PatientsState.register_error != "",
-                        rx.callout.root(
-                            rx.callout.icon(rx.icon("circle_alert", size=16)),
-                            rx.callout.text(PatientsState.register_error),
-                            color_scheme="amber",
-                            variant="soft",
-                            role="alert",
-                            data_testid="register-error",
-                        ),
-                    ),
+                    alert(PatientsState.register_error, testid="register-error", color="amber"),
                     rx.cond(
                         PatientsState.duplicates.length() > 0,
                         rx.flex(

@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
+from pages.components.feedback import alert
 from pages.components.shell import logo
 from state.portal import PortalState
 
@@ -36,18 +37,7 @@ def _frame(*children: rx.Component) -> rx.Component:
 
 
 def _error() -> rx.Component:
-    return rx.cond(
-        PortalState.portal_error != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("circle_alert", size=16)),
-            rx.callout.text(PortalState.portal_error),
-            color_scheme="red",
-            variant="soft",
-            size="1",
-            role="alert",
-            data_testid="portal-error",
-        ),
-    )
+    return alert(PortalState.portal_error, testid="portal-error")
 
 
 def _email_form() -> rx.Component:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from clinic_app.errors import Forbidden
 from clinic_app.security.actor import Actor
+from models.identity import ROLES
 
 CLINICAL = frozenset({"doctor", "nurse", "clinic_admin"})
 FRONT_DESK = frozenset({"receptionist", "clinic_admin"})
@@ -54,16 +55,7 @@ MATRIX: dict[str, frozenset[str]] = {
 }
 
 
-ALL_ROLES = (
-    "clinic_admin",
-    "doctor",
-    "nurse",
-    "receptionist",
-    "pharmacist",
-    "lab_tech",
-    "accountant",
-    "patient",
-)
+ALL_ROLES = ROLES  # display order of the matrix page: staff roles, then the portal
 
 
 def matrix_rows() -> list[tuple[str, list[bool]]]:

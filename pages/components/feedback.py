@@ -223,3 +223,26 @@ def empty_state(
         width="100%",
         data_testid=testid,
     )
+
+
+def alert(
+    message: rx.Var[str],
+    *,
+    testid: str,
+    color: str = "red",
+    icon: str = "circle_alert",
+) -> rx.Component:
+    """A form's message (an error by default), shown only while ``message`` is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon(icon, size=16)),
+            rx.callout.text(message),
+            color_scheme=color,
+            variant="soft",
+            size="1",
+            role="alert" if color in ("red", "amber") else "status",
+            width="100%",
+            data_testid=testid,
+        ),
+    )
