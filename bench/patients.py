@@ -138,7 +138,7 @@ def _seed(url: str, clinic_id: uuid.UUID, count: int) -> None:
                         1,
                     )
                 )
-                shadow = Patient(given_name=given, family_name=family, phone=phone)
+                shadow = Patient(given_name=given, family_name=family, phone=phone, mrn=mrn)
                 for kind, value in search_terms(shadow):
                     terms.append((uuid.uuid4(), clinic_id, pid, kind, pii.blind(kind, value)))
                 plain.append((pid, clinic_id, mrn, given.lower(), family.lower(), phone[-7:]))
@@ -243,7 +243,9 @@ def _bench_upload(megabytes: int) -> tuple[float, float]:
         actor = auth.authenticate(session, email="nurse@demo.clinic", password=DEMO_PASSWORD)
         code = sessions.begin(session, user_id=actor.user_id, clinic_id=actor.clinic_id)
         token, _ = sessions.complete(session, code=code)
-        patient_id = str(session.exec(select(Patient)).first().id)  # type: ignore[union-attr]
+        patient_id = str(
+            session.exec(select(Patient).where(Patient.clinic_id == actor.clinic_id)).first().id  # type: ignore[union-attr]
+        )
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -289,7 +291,10 @@ def _bench_upload(megabytes: int) -> tuple[float, float]:
                     "chunk_size": chunk,
                 },
                 headers=headers,
-            ).json()
+            )
+            if upload.status_code != 200:
+                raise RuntimeError(f"upload refused: {upload.text}")
+            upload = upload.json()
             for index in range(upload["chunks"]):
                 piece = data[index * chunk : (index + 1) * chunk]
                 response = client.put(

@@ -16,13 +16,22 @@ from sqlmodel import Field, SQLModel
 from models.base import Editable, new_id
 from models.encrypted import EncryptedDate, EncryptedText
 
-SEARCH_KINDS = ("name", "name_prefix", "phone", "email", "dob")
+SEARCH_KINDS = ("name", "name_prefix", "phone", "email", "dob", "mrn")
 BLOOD_GROUPS = ("", "A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-")
 
 
 class Patient(Editable, table=True):
     __tablename__ = "patients"
-    __table_args__ = (sa.UniqueConstraint("clinic_id", "mrn", name="uq_patients_clinic_mrn"),)
+    __table_args__ = (
+        sa.UniqueConstraint("clinic_id", "mrn", name="uq_patients_clinic_mrn"),
+        # MRN prefix search; the pattern operator class lets LIKE 'PAT-2026-0%' use it.
+        sa.Index(
+            "ix_patients_clinic_mrn_pattern",
+            "clinic_id",
+            "mrn",
+            postgresql_ops={"mrn": "varchar_pattern_ops"},
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     clinic_id: uuid.UUID = Field(foreign_key="clinics.id", index=True)

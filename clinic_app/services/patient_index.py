@@ -31,6 +31,9 @@ def search_terms(patient: Patient) -> set[tuple[str, str]]:
             terms.add(("phone", digits[-pii.PHONE_TAIL :]))
     if patient.email:
         terms.add(("email", patient.email.strip().lower()))
+    number = "".join(ch for ch in (patient.mrn or "").rsplit("-", 1)[-1] if ch.isdigit())
+    if number:
+        terms.add(("mrn", str(int(number))))  # "PAT-2026-00042" is found by "42" or "00042"
     if patient.birth_date:
         terms.add(("dob", patient.birth_date.isoformat()))
     return terms

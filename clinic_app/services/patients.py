@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from clinic_app import audit
@@ -121,39 +122,99 @@ def _term_matches(
     return found
 
 
-def _rank(session: Session, clinic_id: uuid.UUID, query: str) -> dict[uuid.UUID, int]:
-    """Candidate patients for a query with a score (higher first); empty when nothing matches."""
-    scores: dict[uuid.UUID, int] = {}
-    born = parse_query_date(query)
+def _exact(
+    session: Session, clinic_id: uuid.UUID, kind: str, value: str, limit: int
+) -> list[uuid.UUID]:
+    """Patients having one search term (an index range scan, stopped at ``limit``)."""
+    return list(
+        session.exec(
+            select(PatientSearchTerm.patient_id)
+            .where(
+                PatientSearchTerm.clinic_id == clinic_id,
+                PatientSearchTerm.kind == kind,
+                PatientSearchTerm.term_hash == pii.blind(kind, value),
+            )
+            .limit(limit)
+        ).all()
+    )
+
+
+def _name_matches(
+    session: Session, clinic_id: uuid.UUID, tokens: list[str], limit: int
+) -> dict[uuid.UUID, int]:
+    """Patients whose name words match every token (whole word or beginning), best first.
+
+    One token: whole-word matches, then beginnings, each an index scan stopped at ``limit``.
+    Several: one grouped query keeps patients matching all tokens, more whole words first.
+    """
+    if len(tokens) == 1:
+        scores = {pid: 11 for pid in _exact(session, clinic_id, "name", tokens[0], limit)}
+        if len(scores) < limit:
+            for pid in _exact(session, clinic_id, "name_prefix", tokens[0], limit):
+                scores.setdefault(pid, 1)
+        return scores
+    token_of: dict[str, int] = {}
+    for index, token in enumerate(tokens):
+        token_of[pii.blind("name", token)] = index
+        token_of[pii.blind("name_prefix", token)] = index
+    whole = {pii.blind("name", token) for token in tokens}
+    token_index = case(
+        *[(PatientSearchTerm.term_hash == h, i) for h, i in token_of.items()], else_=-1
+    )
+    exact = func.sum(case((col(PatientSearchTerm.term_hash).in_(sorted(whole)), 1), else_=0))
+    rows = session.exec(
+        select(PatientSearchTerm.patient_id, exact)
+        .where(
+            PatientSearchTerm.clinic_id == clinic_id,
+            col(PatientSearchTerm.term_hash).in_(sorted(token_of)),
+        )
+        .group_by(col(PatientSearchTerm.patient_id))
+        .having(func.count(func.distinct(token_index)) == len(tokens))
+        .order_by(exact.desc())
+        .limit(limit)
+    ).all()
+    return {pid: 10 * int(hits) + len(tokens) for pid, hits in rows}
+
+
+def _phone_query(query: str) -> str:
+    """The digits of a query that is a phone number ("+49 151 …", "0151-…"), else ""."""
     digits = pii.phone_digits(query)
+    compact = query.replace(" ", "")
+    looks_like_phone = len(digits) >= pii.PHONE_TAIL and len(digits) >= len(compact) - 3
+    if looks_like_phone and "@" not in query and parse_query_date(query) is None:
+        return digits
+    return ""
+
+
+def _rank(session: Session, clinic_id: uuid.UUID, query: str, limit: int) -> dict[uuid.UUID, int]:
+    """Candidate patients for a query with a score (higher first); empty when nothing matches."""
+    born = parse_query_date(query)
     if born is not None:
-        key = pii.blind("dob", born.isoformat())
-        for pid in _term_matches(session, clinic_id, {key: ("dob", "")}):
-            scores[pid] = scores.get(pid, 0) + 50
-        return scores
+        return {pid: 50 for pid in _exact(session, clinic_id, "dob", born.isoformat(), limit)}
     if "@" in query:
-        key = pii.blind("email", query.strip().lower())
-        for pid in _term_matches(session, clinic_id, {key: ("email", "")}):
-            scores[pid] = scores.get(pid, 0) + 80
-        return scores
-    if len(digits) >= pii.PHONE_TAIL and len(digits) >= len(query.replace(" ", "")) - 3:
-        key = pii.blind("phone", digits[-pii.PHONE_TAIL :])
-        for pid in _term_matches(session, clinic_id, {key: ("phone", "")}):
-            scores[pid] = scores.get(pid, 0) + 70  # verified against the full number below
-        return scores
+        return {pid: 80 for pid in _exact(session, clinic_id, "email", query.lower(), limit)}
+    compact = query.replace(" ", "").upper()
+    if compact.isdigit() and len(compact) < pii.PHONE_TAIL:
+        # A short number is the running number of an MRN: "00042" or "42".
+        return {pid: 100 for pid in _exact(session, clinic_id, "mrn", str(int(compact)), limit)}
+    phone = _phone_query(query)
+    if phone:
+        tail = phone[-pii.PHONE_TAIL :]
+        return {pid: 70 for pid in _exact(session, clinic_id, "phone", tail, limit)}
+    if any(ch.isdigit() for ch in compact) and "-" in compact:
+        # An MRN or its beginning: the clinic's own identifier, stored plain and indexed.
+        rows = session.exec(
+            select(Patient.id)
+            .where(
+                Patient.clinic_id == clinic_id,
+                col(Patient.mrn).startswith(compact, autoescape=True),
+            )
+            .order_by(col(Patient.mrn))
+            .limit(limit)
+        ).all()
+        return {pid: 100 for pid in rows}
     tokens = pii.name_tokens(query)[:5]
-    if not tokens:
-        return scores
-    wanted: dict[str, tuple[str, str]] = {}
-    for token in tokens:
-        wanted[pii.blind("name", token)] = ("name", token)
-        wanted[pii.blind("name_prefix", token)] = ("name_prefix", token)
-    for pid, hashes in _term_matches(session, clinic_id, wanted).items():
-        matched = {wanted[h][1]: wanted[h][0] for h in hashes}
-        if all(token in matched for token in tokens):  # every word matches a name word
-            exact = sum(1 for h in hashes if wanted[h][0] == "name")
-            scores[pid] = 10 * exact + len(tokens)
-    return scores
+    return _name_matches(session, clinic_id, tokens, limit) if tokens else {}
 
 
 def search_patients(
@@ -172,34 +233,21 @@ def search_patients(
         recent = session.exec(base.order_by(col(Patient.updated_at).desc()).limit(limit)).all()
         ordered = sorted(recent, key=lambda p: (p.family_name.lower(), p.given_name.lower()))
         return [_row(p, today) for p in ordered]
-    scores = _rank(session, actor.clinic_id, query)
-    if any(ch.isdigit() for ch in query) and " " not in query:
-        mrn_pattern = f"%{_escape_like(query.upper())}%"
-        for pid in session.exec(
-            select(Patient.id)
-            .where(
-                Patient.clinic_id == actor.clinic_id,
-                func.upper(col(Patient.mrn)).like(mrn_pattern, escape="\\"),
-            )
-            .limit(limit)
-        ).all():
-            scores[pid] = scores.get(pid, 0) + 100
+    scores = _rank(session, actor.clinic_id, query, limit * 2)
     if not scores:
         return []
     best = sorted(scores, key=lambda pid: -scores[pid])[: limit * 2]
     patients = session.exec(base.where(col(Patient.id).in_(best))).all()
-    digits = pii.phone_digits(query)
-    if scores and len(digits) >= pii.PHONE_TAIL and "@" not in query:
+    phone = _phone_query(query)
+    if phone:
         # The index holds the last 7 digits: keep those whose full number ends with the query.
         patients = [
             p
             for p in patients
-            if scores[p.id] >= 100
-            or any(
-                pii.phone_digits(phone or "").endswith(digits[-10:])
-                for phone in (p.phone, p.phone_alt)
+            if any(
+                pii.phone_digits(number or "").endswith(phone[-10:])
+                for number in (p.phone, p.phone_alt)
             )
-            or parse_query_date(query) is not None
         ]
     patients.sort(key=lambda p: (-scores[p.id], p.family_name.lower(), p.given_name.lower()))
     return [_row(p, today) for p in patients[:limit]]
