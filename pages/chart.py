@@ -207,6 +207,7 @@ def _allergy(row: ObjectVar[dict[str, str]]) -> rx.Component:
                 ),
             ),
             rx.cond(~active, rx.badge(row["status"], variant="outline", color_scheme="gray")),
+            _remove_button("allergy", row, "substance"),
             spacing="2",
             align="center",
         ),
@@ -247,7 +248,70 @@ def _allergies() -> rx.Component:
     )
 
 
-def _simple_list(items: rx.Var, main: str, extra: str) -> rx.Component:
+def _remove_button(kind: str, row: ObjectVar[dict[str, str]], label_field: str) -> rx.Component:
+    return rx.cond(
+        ChartState.can_edit,
+        rx.icon_button(
+            rx.icon("trash_2", size=14),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            aria_label="Remove (entered in error)",
+            on_click=ChartState.ask_remove(kind, row["id"], row[label_field]),
+            data_testid=f"remove-{kind}",
+        ),
+    )
+
+
+def _remove_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Remove from the chart"),
+            rx.form(
+                rx.flex(
+                    rx.text(
+                        "Remove “",
+                        ChartState.remove_label,
+                        "”? It stays in the audit trail.",
+                        size="2",
+                    ),
+                    rx.input(
+                        name="reason",
+                        placeholder="Reason (e.g. entered in error)",
+                        required=True,
+                        data_testid="remove-reason",
+                    ),
+                    alert(ChartState.remove_error, testid="remove-error"),
+                    rx.flex(
+                        rx.button(
+                            "Cancel",
+                            type="button",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=ChartState.cancel_remove,
+                        ),
+                        rx.button(
+                            "Remove",
+                            type="submit",
+                            color_scheme="red",
+                            data_testid="remove-confirm",
+                        ),
+                        justify="end",
+                        spacing="2",
+                    ),
+                    direction="column",
+                    spacing="3",
+                ),
+                on_submit=ChartState.confirm_remove,
+                reset_on_submit=True,
+            ),
+            max_width="440px",
+        ),
+        open=ChartState.remove_label != "",
+    )
+
+
+def _simple_list(items: rx.Var, main: str, extra: str, removable: str = "") -> rx.Component:
     return rx.cond(
         items.length() > 0,
         rx.flex(
@@ -255,8 +319,14 @@ def _simple_list(items: rx.Var, main: str, extra: str) -> rx.Component:
                 items,
                 lambda row: rx.flex(
                     rx.text(row[main], size="2", weight="medium"),
-                    rx.text(row[extra], size="1", color_scheme="gray"),
+                    rx.flex(
+                        rx.text(row[extra], size="1", color_scheme="gray"),
+                        _remove_button(removable, row, main) if removable else rx.fragment(),
+                        spacing="2",
+                        align="center",
+                    ),
                     justify="between",
+                    align="center",
                 ),
             ),
             direction="column",
@@ -307,6 +377,7 @@ def _file_row(row: ObjectVar[dict[str, str]]) -> rx.Component:
                     on_click=ChartState.open_file(row["id"], True),
                 ),
             ),
+            _remove_button("file", row, "title"),
             rx.button(
                 rx.icon("external_link", size=14),
                 "Open",
@@ -450,6 +521,7 @@ def chart_page() -> rx.Component:
                     size="2",
                 ),
                 _header(),
+                _remove_dialog(),
                 alert(ChartState.form_error, testid="chart-form-error"),
                 rx.grid(
                     rx.flex(
@@ -457,7 +529,7 @@ def chart_page() -> rx.Component:
                         _section(
                             "Problems",
                             "clipboard_list",
-                            _simple_list(ChartState.problems, "name", "onset"),
+                            _simple_list(ChartState.problems, "name", "onset", "problem"),
                             _inline_form(
                                 ChartState.add_problem,
                                 rx.input(name="name", placeholder="Problem", required=True),
@@ -472,7 +544,7 @@ def chart_page() -> rx.Component:
                         _section(
                             "Current medications",
                             "pill",
-                            _simple_list(ChartState.medications, "name", "dosage"),
+                            _simple_list(ChartState.medications, "name", "dosage", "medication"),
                             _inline_form(
                                 ChartState.add_medication,
                                 rx.input(name="name", placeholder="Medication", required=True),

@@ -30,6 +30,11 @@ class ChartState(AppState):
     edit_open: rx.Field[bool] = rx.field(False)
     edit_error: rx.Field[str] = rx.field("")
     _version: int = 0
+    # The entry the "remove" dialog is about (kind and id stay on the server).
+    remove_label: rx.Field[str] = rx.field("")
+    remove_error: rx.Field[str] = rx.field("")
+    _remove_kind: str = ""
+    _remove_id: str = ""
     timeline_kind: rx.Field[str] = rx.field("all")
     can_edit: rx.Field[bool] = rx.field(False)
     chart_error: rx.Field[str] = rx.field("")
@@ -212,4 +217,40 @@ class ChartState(AppState):
                 self._refresh(actor)
             return
         self.edit_open = False
+        self._refresh(actor)
+
+    @rx.event
+    def ask_remove(self, kind: str, entry_id: str, label: str) -> None:
+        self._require("patient:update_chart")
+        if kind not in chart.REMOVABLE:
+            return
+        self._remove_kind, self._remove_id = kind, str(entry_id)[:64]
+        self.remove_label = str(label)[:200]
+        self.remove_error = ""
+
+    @rx.event
+    def cancel_remove(self) -> None:
+        self._require("patient:read_phi")
+        self.remove_label = ""
+        self._remove_kind = self._remove_id = ""
+
+    @rx.event
+    def confirm_remove(self, form: dict[str, Any]) -> None:
+        actor = self._require("patient:update_chart")
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                chart.remove_entry(
+                    session,
+                    actor=actor,
+                    kind=self._remove_kind,
+                    entry_id=self._remove_id,
+                    reason=str(form.get("reason") or "")[:300],
+                )
+        except AppError as exc:
+            if exc.code == "FORBIDDEN":
+                raise
+            self.remove_error = exc.message
+            return
+        self.remove_label = ""
+        self._remove_kind = self._remove_id = ""
         self._refresh(actor)

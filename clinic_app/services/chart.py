@@ -181,6 +181,47 @@ def add_allergy(
     return allergy.id
 
 
+# What "remove" may apply to on a chart: (model, audit entity name).
+REMOVABLE: dict[str, tuple[type, str]] = {
+    "allergy": (Allergy, "allergy"),
+    "problem": (Condition, "condition"),
+    "medication": (PatientMedication, "patient_medication"),
+    "file": (PatientFile, "patient_file"),
+}
+
+
+def remove_entry(session: Session, *, actor: Actor, kind: str, entry_id: str, reason: str) -> None:
+    """Take an entry off the chart (entered in error): soft-deleted, kept for the audit trail."""
+    require(actor, "patient:update_chart")
+    if kind not in REMOVABLE:
+        raise AppError("VALIDATION", "This kind of entry cannot be removed.")
+    why = _text(reason, 300, "Reason", required=True)
+    model, entity = REMOVABLE[kind]
+    try:
+        eid = uuid.UUID(str(entry_id))
+    except ValueError:
+        raise NotFound("Entry") from None
+    row = session.exec(
+        select(model).where(model.id == eid, model.clinic_id == actor.clinic_id)  # type: ignore[attr-defined]
+    ).first()
+    if row is None or row.deleted_at is not None:
+        raise NotFound("Entry")
+    row.deleted_at = utcnow()
+    if hasattr(row, "version"):
+        row.version += 1
+        row.updated_by = actor.user_id
+    session.add(row)
+    audit.record(
+        session,
+        action=f"{entity}.remove",
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type=entity,
+        entity_id=eid,
+        after={"reason": why},
+    )
+
+
 def set_allergy_status(
     session: Session, *, actor: Actor, allergy_id: str, status: str, version: int
 ) -> None:
@@ -579,9 +620,13 @@ def open_chart(
             }
             for a in allergies
         ],
-        problems=[{"name": c.name, "status": c.status, "onset": c.onset or ""} for c in problems],
+        problems=[
+            {"id": str(c.id), "name": c.name, "status": c.status, "onset": c.onset or ""}
+            for c in problems
+        ],
         medications=[
-            {"name": m.name, "dosage": m.dosage or "", "status": m.status} for m in medications
+            {"id": str(m.id), "name": m.name, "dosage": m.dosage or "", "status": m.status}
+            for m in medications
         ],
         vitals=[{"when": local(v.recorded_at), "text": _vitals_text(v)} for v in vitals],
         timeline=[

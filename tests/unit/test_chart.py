@@ -64,7 +64,9 @@ def test_allergies_problems_medications_vitals(session: Session, demo: Patient) 
     assert view.name == "Maria Garcia" and view.mrn == "PAT-2026-00001"
     assert view.allergies[0]["substance"] == "Penicillin"
     assert view.allergies[0]["severity"] == "Severe"
-    assert view.problems == [{"name": "Type 2 diabetes", "status": "active", "onset": "2019"}]
+    assert [{k: v for k, v in p.items() if k != "id"} for p in view.problems] == [
+        {"name": "Type 2 diabetes", "status": "active", "onset": "2019"}
+    ]
     assert view.medications[0]["dosage"] == "500 mg bid"
     assert view.vitals[0]["text"] == "BP 128/82 · HR 71 · T 36.8 °C"
     kinds = [item["kind"] for item in view.timeline]
@@ -157,3 +159,34 @@ def test_starting_a_consultation_opens_one_encounter(session: Session, demo: Pat
     assert encounter.status == "closed" and encounter.ended_at is not None
     walk_in = chart.start_encounter(session, actor=doctor, patient_id=demo.id, reason="Walk-in")
     assert session.get(Encounter, walk_in) is not None
+
+
+def test_removing_an_entry_needs_a_reason_and_keeps_it_for_audit(
+    session: Session, demo: Patient
+) -> None:
+    nurse = _actor(session, "nurse@demo.clinic")
+    allergy_id = chart.add_allergy(session, actor=nurse, patient_id=demo.id, substance="Latex")
+    with pytest.raises(AppError) as no_reason:
+        chart.remove_entry(
+            session, actor=nurse, kind="allergy", entry_id=str(allergy_id), reason=" "
+        )
+    assert no_reason.value.code == "VALIDATION"
+    chart.remove_entry(
+        session, actor=nurse, kind="allergy", entry_id=str(allergy_id), reason="entered in error"
+    )
+    assert chart.open_chart(session, actor=nurse, patient_id=demo.id).allergies == []
+    kept = session.get(Allergy, allergy_id)
+    assert kept is not None and kept.deleted_at is not None  # soft delete: still in the table
+    row = session.exec(select(AuditEvent).where(AuditEvent.action == "allergy.remove")).one()
+    assert row.after == {"reason": "entered in error"}
+    with pytest.raises(AppError) as twice:
+        chart.remove_entry(
+            session, actor=nurse, kind="allergy", entry_id=str(allergy_id), reason="x"
+        )
+    assert twice.value.code == "NOT_FOUND"
+    desk = _actor(session, "reception@demo.clinic")
+    with pytest.raises(AppError) as refused:
+        chart.remove_entry(
+            session, actor=desk, kind="allergy", entry_id=str(allergy_id), reason="x"
+        )
+    assert refused.value.code == "FORBIDDEN"
