@@ -8,6 +8,7 @@ from models.chart import (
     Condition,
     Encounter,
     PatientMedication,
+    Study,
     VitalSigns,
 )
 from models.files import PatientFile, StoredFile, Upload, UploadChunk
@@ -37,6 +38,7 @@ __all__ = [
     "Encounter",
     "PatientMedication",
     "PatientSearchTerm",
+    "Study",
     "VitalSigns",
     "ACTIVE_APPOINTMENT_STATUSES",
     "EXCEPTION_KINDS",

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from models.base import Editable, UTCDateTime, new_id, utcnow
-from models.encrypted import EncryptedText
+from models.encrypted import EncryptedJSON, EncryptedText
 
 ALLERGY_SEVERITIES = ("mild", "moderate", "severe", "life_threatening")
 ALLERGY_STATUSES = ("active", "inactive", "resolved")
@@ -108,3 +108,24 @@ class Encounter(Editable, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reason: str | None = Field(default=None, sa_type=EncryptedText)
+
+
+STUDY_TYPES = ("lab", "imaging", "ecg", "pathology", "other")
+
+
+class Study(Editable, table=True):
+    """A study or test result of an encounter: narrative and structured findings (encrypted)."""
+
+    __tablename__ = "studies"
+    __table_args__ = (_in("study_type", STUDY_TYPES, "ck_studies_type"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    clinic_id: uuid.UUID = Field(foreign_key="clinics.id", index=True)
+    patient_id: uuid.UUID = Field(foreign_key="patients.id", index=True)
+    encounter_id: uuid.UUID | None = Field(default=None, foreign_key="encounters.id")
+    study_type: str = Field(max_length=16)
+    title: str = Field(sa_type=EncryptedText)
+    narrative: str | None = Field(default=None, sa_type=EncryptedText)
+    # [{"name": "HbA1c", "value": "6.1", "unit": "%"}, …]
+    findings: list[dict[str, str]] = Field(default_factory=list, sa_type=EncryptedJSON)
+    performed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -19,6 +19,7 @@ KIND_LABELS = {
     "allergy": "Allergies",
     "problem": "Problems",
     "vitals": "Vitals",
+    "study": "Studies",
     "file": "Files",
 }
 KIND_ICONS = {
@@ -27,6 +28,7 @@ KIND_ICONS = {
     "allergy": "triangle_alert",
     "problem": "clipboard_list",
     "vitals": "activity",
+    "study": "microscope",
     "file": "paperclip",
 }
 
@@ -359,6 +361,93 @@ def _vitals() -> rx.Component:
     )
 
 
+def _study(row: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.flex(
+        rx.flex(
+            rx.flex(
+                rx.badge(row["type"].to(str), variant="soft"),
+                rx.text(row["title"].to(str), size="2", weight="medium"),
+                spacing="2",
+                align="center",
+            ),
+            rx.flex(
+                rx.text(row["when"].to(str), size="1", color_scheme="gray"),
+                _remove_button("study", row, "title"),  # type: ignore[arg-type]
+                spacing="2",
+                align="center",
+            ),
+            justify="between",
+        ),
+        rx.cond(
+            row["narrative"].to(str) != "",
+            rx.text(row["narrative"].to(str), size="2", white_space="pre-wrap"),
+        ),
+        rx.flex(
+            rx.foreach(
+                row["findings"].to(list[str]), lambda f: rx.code(f, size="1", variant="soft")
+            ),
+            wrap="wrap",
+            spacing="2",
+        ),
+        direction="column",
+        spacing="1",
+        data_testid="study-row",
+    )
+
+
+def _studies() -> rx.Component:
+    return _section(
+        "Studies",
+        "microscope",
+        rx.cond(
+            ChartState.studies.length() > 0,
+            rx.flex(rx.foreach(ChartState.studies, _study), direction="column", spacing="3"),
+            rx.text("No studies yet.", size="2", color_scheme="gray"),
+        ),
+        rx.cond(
+            ChartState.can_edit,
+            rx.form(
+                rx.flex(
+                    rx.flex(
+                        rx.select(
+                            ["lab", "imaging", "ecg", "pathology", "other"],
+                            name="study_type",
+                            default_value="lab",
+                        ),
+                        rx.input(
+                            name="title",
+                            placeholder="Title (e.g. HbA1c, chest X-ray)",
+                            required=True,
+                            flex="1",
+                            data_testid="study-title",
+                        ),
+                        spacing="2",
+                    ),
+                    rx.text_area(name="narrative", placeholder="Narrative / impression", rows="2"),
+                    rx.text_area(
+                        name="findings",
+                        placeholder="Findings, one per line: HbA1c: 6.1 %",
+                        rows="2",
+                        data_testid="study-findings",
+                    ),
+                    rx.button(
+                        "Add study",
+                        type="submit",
+                        size="2",
+                        variant="soft",
+                        data_testid="study-add",
+                    ),
+                    direction="column",
+                    spacing="2",
+                ),
+                on_submit=ChartState.add_study,
+                reset_on_submit=True,
+            ),
+        ),
+        testid="chart-studies",
+    )
+
+
 def _file_row(row: ObjectVar[dict[str, str]]) -> rx.Component:
     return rx.flex(
         rx.flex(
@@ -555,6 +644,7 @@ def chart_page() -> rx.Component:
                             testid="chart-medications",
                         ),
                         _vitals(),
+                        _studies(),
                         _files(),
                         direction="column",
                         spacing="4",

@@ -26,6 +26,7 @@ class ChartState(AppState):
     vitals: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     timeline: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     files: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    studies: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     details: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     edit_open: rx.Field[bool] = rx.field(False)
     edit_error: rx.Field[str] = rx.field("")
@@ -70,7 +71,7 @@ class ChartState(AppState):
             self.not_found = True
             self.chart = {}
             self.allergies, self.problems, self.medications = [], [], []
-            self.vitals, self.timeline, self.files = [], [], []
+            self.vitals, self.timeline, self.files, self.studies = [], [], [], []
             return
         data = dataclasses.asdict(view)
         self.not_found = False
@@ -80,6 +81,7 @@ class ChartState(AppState):
         self.vitals = data.pop("vitals")
         self.timeline = data.pop("timeline")
         self.files = data.pop("files")
+        self.studies = data.pop("studies")
         self.details = data.pop("form")
         self._version = int(data.pop("version"))
         self.can_edit = bool(data.pop("can_edit"))
@@ -163,6 +165,21 @@ class ChartState(AppState):
             actor,
             lambda session, actor: chart.record_vitals(
                 session, actor=actor, patient_id=self._patient_id, values=values
+            ),
+        )
+
+    @rx.event
+    def add_study(self, form: dict[str, Any]) -> None:
+        self._write(
+            self._require("patient:update_chart"),
+            lambda session, actor: chart.add_study(
+                session,
+                actor=actor,
+                patient_id=self._patient_id,
+                study_type=str(form.get("study_type") or ""),
+                title=str(form.get("title") or ""),
+                narrative=str(form.get("narrative") or "")[:5000],
+                findings=str(form.get("findings") or "")[:10000],
             ),
         )
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -38,9 +39,11 @@ from models import (
     PatientMedication,
     Provider,
     StoredFile,
+    Study,
     VitalSigns,
 )
 from models.base import utcnow
+from models.chart import STUDY_TYPES
 
 SEVERITY_LABELS = {
     "mild": "Mild",
@@ -89,6 +92,7 @@ class ChartView:
     vitals: list[dict[str, str]]
     timeline: list[dict[str, str]]
     files: list[dict[str, str]]
+    studies: list[dict[str, Any]]
     can_edit: bool
     version: int
     form: dict[str, str]
@@ -181,12 +185,74 @@ def add_allergy(
     return allergy.id
 
 
+STUDY_LABELS = {
+    "lab": "Lab",
+    "imaging": "Imaging",
+    "ecg": "ECG",
+    "pathology": "Pathology",
+    "other": "Other",
+}
+
+
+def parse_findings(text: str) -> list[dict[str, str]]:
+    """Structured findings from lines like "HbA1c: 6.1 %" or "Hb = 13.2 g/dL"."""
+    findings = []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        name, sep, rest = line.partition(":") if ":" in line else line.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise AppError(
+                "VALIDATION",
+                f"Finding on line {number} needs a name and a value, e.g. 'Hb: 13.2 g/dL'.",
+            )
+        value, _, unit = rest.strip().partition(" ")
+        findings.append({"name": name.strip()[:80], "value": value[:40], "unit": unit.strip()[:20]})
+    if len(findings) > 100:
+        raise AppError("VALIDATION", "At most 100 findings per study.")
+    return findings
+
+
+def add_study(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: str | uuid.UUID,
+    study_type: str,
+    title: str,
+    narrative: str = "",
+    findings: str = "",
+) -> uuid.UUID:
+    """A study (lab, imaging, ECG…) with its narrative and structured findings."""
+    require(actor, "patient:update_chart")
+    patient = _patient(session, actor, patient_id)
+    if study_type not in STUDY_TYPES:
+        raise AppError("VALIDATION", "Choose the kind of study.")
+    study = Study(
+        clinic_id=actor.clinic_id,
+        patient_id=patient.id,
+        encounter_id=open_encounter_id(session, actor, patient.id),
+        study_type=study_type,
+        title=_text(title, 200, "Title", required=True) or "",
+        narrative=(narrative or "").strip()[:5000] or None,
+        findings=parse_findings(findings),
+        created_by=actor.user_id,
+        updated_by=actor.user_id,
+    )
+    session.add(study)
+    session.flush()
+    _audit_write(session, actor, "study.create", "study", study.id, type=study_type)
+    return study.id
+
+
 # What "remove" may apply to on a chart: (model, audit entity name).
 REMOVABLE: dict[str, tuple[type, str]] = {
     "allergy": (Allergy, "allergy"),
     "problem": (Condition, "condition"),
     "medication": (PatientMedication, "patient_medication"),
     "file": (PatientFile, "patient_file"),
+    "study": (Study, "study"),
 }
 
 
@@ -487,6 +553,23 @@ def _vitals(session: Session, patient: Patient, zone: ZoneInfo) -> list[Timeline
     ]
 
 
+def _studies(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
+    rows = session.exec(
+        select(Study).where(Study.patient_id == patient.id, col(Study.deleted_at).is_(None))
+    ).all()
+    return [
+        TimelineItem(
+            when=as_utc(s.performed_at),
+            kind="study",
+            title=f"{STUDY_LABELS.get(s.study_type, s.study_type)} · {s.title}",
+            detail=", ".join(
+                f"{f['name']} {f['value']} {f['unit']}".strip() for f in s.findings[:3]
+            ),
+        )
+        for s in rows
+    ]
+
+
 def _files(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
     rows = session.exec(
         select(PatientFile).where(
@@ -506,9 +589,10 @@ TIMELINE_SOURCES: list[TimelineSource] = [
     _allergies,
     _problems,
     _vitals,
+    _studies,
     _files,
 ]
-TIMELINE_KINDS = ["appointment", "encounter", "allergy", "problem", "vitals", "file"]
+TIMELINE_KINDS = ["appointment", "encounter", "allergy", "problem", "vitals", "study", "file"]
 
 
 def _vitals_text(v: VitalSigns) -> str:
@@ -580,6 +664,11 @@ def open_chart(
         .limit(20)
     ).all()
     items = timeline(session, patient, zone, kinds)
+    studies = session.exec(
+        select(Study)
+        .where(Study.patient_id == patient.id, col(Study.deleted_at).is_(None))
+        .order_by(col(Study.performed_at).desc())
+    ).all()
     file_rows = session.exec(
         select(PatientFile, StoredFile)
         .join(StoredFile, col(StoredFile.id) == col(PatientFile.file_id))
@@ -632,6 +721,17 @@ def open_chart(
         timeline=[
             {"when": local(i.when), "kind": i.kind, "title": i.title, "detail": i.detail}
             for i in items[:200]
+        ],
+        studies=[
+            {
+                "id": str(st.id),
+                "title": st.title,
+                "type": STUDY_LABELS.get(st.study_type, st.study_type),
+                "when": local(st.performed_at),
+                "narrative": st.narrative or "",
+                "findings": [f"{f['name']}: {f['value']} {f['unit']}".strip() for f in st.findings],
+            }
+            for st in studies
         ],
         files=[
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic_app.errors import AppError
@@ -12,7 +13,17 @@ from clinic_app.security.actor import Actor
 from clinic_app.services import chart
 from clinic_app.services.demo import load_demo_clinic
 from clinic_app.services.scheduling import transition_appointment
-from models import Allergy, Appointment, AuditEvent, Clinic, Encounter, Membership, Patient, User
+from models import (
+    Allergy,
+    Appointment,
+    AuditEvent,
+    Clinic,
+    Encounter,
+    Membership,
+    Patient,
+    Study,
+    User,
+)
 from models.base import utcnow
 
 
@@ -190,3 +201,38 @@ def test_removing_an_entry_needs_a_reason_and_keeps_it_for_audit(
             session, actor=desk, kind="allergy", entry_id=str(allergy_id), reason="x"
         )
     assert refused.value.code == "FORBIDDEN"
+
+
+def test_studies_with_structured_findings(session: Session, demo: Patient) -> None:
+    doctor = _actor(session, "doctor@demo.clinic")
+    with pytest.raises(AppError) as bad_line:
+        chart.add_study(
+            session,
+            actor=doctor,
+            patient_id=demo.id,
+            study_type="lab",
+            title="Panel",
+            findings="HbA1c 6.1",
+        )
+    assert "line 1" in bad_line.value.message
+    chart.add_study(
+        session,
+        actor=doctor,
+        patient_id=demo.id,
+        study_type="lab",
+        title="Diabetes panel",
+        narrative="Fair control.",
+        findings="HbA1c: 6.1 %\nFasting glucose = 7.2 mmol/L",
+    )
+    (study,) = session.exec(select(Study)).all()
+    assert study.findings == [
+        {"name": "HbA1c", "value": "6.1", "unit": "%"},
+        {"name": "Fasting glucose", "value": "7.2", "unit": "mmol/L"},
+    ]
+    raw = session.execute(sa.text("SELECT findings, title FROM studies")).one()
+    assert "HbA1c" not in raw[0] and "Diabetes" not in raw[1]  # encrypted at rest
+    view = chart.open_chart(session, actor=doctor, patient_id=demo.id, kinds={"study"})
+    assert view.studies[0]["findings"] == ["HbA1c: 6.1 %", "Fasting glucose: 7.2 mmol/L"]
+    assert view.timeline[0]["title"] == "Lab · Diabetes panel"
+    with pytest.raises(AppError):
+        chart.add_study(session, actor=doctor, patient_id=demo.id, study_type="mri", title="x")
