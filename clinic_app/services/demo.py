@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from clinic_app import audit
 from clinic_app.security.passwords import hash_password
+from clinic_app.timeutil import zone_named
 from models import (
     Appointment,
     AvailabilityTemplate,
@@ -72,7 +73,9 @@ def load_demo_clinic(session: Session) -> bool:
             session.add(doctor_provider)
     session.flush()
     assert doctor_provider is not None
-    today = datetime.now(UTC).date()
+    # The clinic's own day: at 23:30 UTC it is already tomorrow in Berlin.
+    zone = zone_named(clinic.timezone)
+    today = datetime.now(zone).date()
     for index, (mrn, given, family, born, sex, phone) in enumerate(DEMO_PATIENTS):
         patient = Patient(
             clinic_id=clinic.id,
@@ -97,7 +100,7 @@ def load_demo_clinic(session: Session) -> bool:
                     patient_id=patient.id,
                 )
             )
-        starts = datetime.combine(today, time(8 + index, 0), tzinfo=UTC)
+        starts = datetime.combine(today, time(9 + index, 0), tzinfo=zone).astimezone(UTC)
         session.add(
             Appointment(
                 clinic_id=clinic.id,
@@ -171,7 +174,9 @@ def _demo_schedule(session: Session, clinic: Clinic, doctor: Provider, today: da
     ).all()
     tomorrow = today + timedelta(days=1)
     for index, patient in enumerate(patients[1:3]):
-        starts = datetime.combine(tomorrow, time(9 + index, 0), tzinfo=UTC)
+        starts = datetime.combine(
+            tomorrow, time(10 + index, 0), tzinfo=zone_named(clinic.timezone)
+        ).astimezone(UTC)
         session.add(
             Appointment(
                 clinic_id=clinic.id,
