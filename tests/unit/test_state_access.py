@@ -678,3 +678,94 @@ def test_doctor_of_another_clinic_gets_not_found_for_guessed_ids(demo_db: str) -
     run(scenario)
     with session_scope() as session:
         assert all(a.status == "scheduled" for a in session.exec(select(Appointment)).all())
+
+
+def _every_guarded_handler() -> list[tuple[type, str, str, dict[str, Any]]]:
+    """(state, handler, permission, crafted payload) for every handler with a literal check."""
+    import inspect
+    import typing
+
+    from state import (
+        account,
+        admin,
+        audit,
+        calendar,
+        chart,
+        patients,
+        prescriptions,
+        records,
+        scribe,
+        system,
+        worklist,
+    )
+
+    modules = (account, admin, audit, calendar, chart, patients, prescriptions, records, scribe)
+    modules += (system, worklist)
+    found = []
+    for module in modules:
+        for state_cls in vars(module).values():
+            if not (isinstance(state_cls, type) and issubclass(state_cls, AppState)):
+                continue
+            if state_cls.__module__ != module.__name__:
+                continue
+            handlers: dict[str, Any] = getattr(state_cls, "event_handlers")  # noqa: B009
+            for name, handler in handlers.items():
+                if name.startswith(("set_", "setvar", "watch")):
+                    continue
+                source = inspect.getsource(handler.fn)
+                match = re.search(r'self\._require\("([^"]+)"\)', source)
+                if not match or "self._guard_page(" in source:
+                    continue  # page guards: covered page by page above
+                hints = typing.get_type_hints(handler.fn)
+                payload: dict[str, Any] = {}
+                for param in list(inspect.signature(handler.fn).parameters.values())[1:]:
+                    if param.default is not inspect.Parameter.empty:
+                        continue
+                    kind = hints.get(param.name, str)
+                    origin = typing.get_origin(kind) or kind
+                    payload[param.name] = {int: 1, bool: True, dict: {}, list: []}.get(
+                        origin, str(uuid.uuid4())
+                    )
+                found.append((state_cls, name, match.group(1), payload))
+    return found
+
+
+def test_every_handler_refuses_every_role_the_matrix_does_not_allow(demo_db: str) -> None:
+    """A crafted event for each handler, as each persona: refused (and audited) exactly where the
+    matrix says so; a patient's portal session opens no staff handler at all."""
+    from clinic_app.security.permissions import MATRIX
+
+    handlers = _every_guarded_handler()
+    assert len(handlers) > 40  # the sweep really found the app's handlers
+    _add_personas()
+
+    async def scenario(app: App) -> None:
+        refused = 0
+        for email, role in STAFF_PERSONAS[:4]:
+            token = f"sweep-{email}"
+            await app.sign_in(token, email)
+            for state_cls, name, permission, payload in handlers:
+                if role in MATRIX[permission]:
+                    continue  # allowed calls with made-up arguments are the other tests' job
+                before = _denied_count()
+                error = await app.call(token, getattr(state_cls, name), **payload)
+                assert getattr(error, "code", "") == "FORBIDDEN", (email, state_cls, name, error)
+                assert _denied_count() == before + 1, (email, name)
+                refused += 1
+        assert refused > 30  # receptionists, nurses and doctors are refused plenty
+        with session_scope() as session:
+            maria = session.exec(select(User).where(User.email == "maria@demo.patient")).one()
+            membership = session.exec(
+                select(Membership).where(Membership.user_id == maria.id)
+            ).one()
+            code = sessions.begin(
+                session, user_id=maria.id, clinic_id=membership.clinic_id, kind="patient"
+            )
+        token = "sweep-patient"
+        response = app.http.get(f"/auth/session?code={code}", follow_redirects=False)
+        app.cookies[token] = str(response.cookies.get(COOKIE_NAME))
+        for state_cls, name, _permission, payload in handlers:
+            error = await app.call(token, getattr(state_cls, name), **payload)
+            assert getattr(error, "code", "") == "NOT_SIGNED_IN", (state_cls, name, error)
+
+    run(scenario)
