@@ -36,11 +36,16 @@ class DecryptionError(Exception):
     """A stored value cannot be decrypted with the configured keys (wrong or missing key)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KeyRing:
     current: str
     keys: dict[str, bytes]
     index_key: bytes
+
+    @functools.cached_property
+    def ciphers(self) -> dict[str, AESGCM]:
+        """One AES-GCM object per key (building one per value cost more than the cipher)."""
+        return {key_id: AESGCM(key) for key_id, key in self.keys.items()}
 
 
 def _derive(secret: str, info: bytes) -> bytes:
@@ -86,18 +91,18 @@ def clear_key_cache() -> None:
 def encrypt(text: str) -> str:
     ring = key_ring()
     nonce = os.urandom(12)
-    sealed = AESGCM(ring.keys[ring.current]).encrypt(nonce, text.encode("utf-8"), AAD)
+    sealed = ring.ciphers[ring.current].encrypt(nonce, text.encode("utf-8"), AAD)
     return f"{ring.current}:{base64.b64encode(nonce + sealed).decode('ascii')}"
 
 
 def decrypt(stored: str) -> str:
     key_id, _, encoded = stored.partition(":")
-    key = key_ring().keys.get(key_id)
-    if key is None:
+    cipher = key_ring().ciphers.get(key_id)
+    if cipher is None:
         raise DecryptionError(f"no key {key_id!r} configured for stored patient data")
     try:
         raw = base64.b64decode(encoded, validate=True)
-        return AESGCM(key).decrypt(raw[:12], raw[12:], AAD).decode("utf-8")
+        return cipher.decrypt(raw[:12], raw[12:], AAD).decode("utf-8")
     except Exception as exc:  # noqa: BLE001 - any failure means the same: unreadable
         raise DecryptionError(f"stored patient data does not decrypt with key {key_id!r}") from exc
 

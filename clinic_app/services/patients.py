@@ -233,10 +233,10 @@ def search_patients(
         recent = session.exec(base.order_by(col(Patient.updated_at).desc()).limit(limit)).all()
         ordered = sorted(recent, key=lambda p: (p.family_name.lower(), p.given_name.lower()))
         return [_row(p, today) for p in ordered]
-    scores = _rank(session, actor.clinic_id, query, limit * 2)
+    scores = _rank(session, actor.clinic_id, query, limit)
     if not scores:
         return []
-    best = sorted(scores, key=lambda pid: -scores[pid])[: limit * 2]
+    best = sorted(scores, key=lambda pid: -scores[pid])[:limit]
     patients = session.exec(base.where(col(Patient.id).in_(best))).all()
     phone = _phone_query(query)
     if phone:
