@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session
 
 from clinic_app.observability import current_correlation_id
+from clinic_app.security.actor import Actor
 from models import AuditEvent
 
 
@@ -39,3 +40,26 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_by(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    entity_type: str | None = None,
+    entity_id: uuid.UUID | str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """``record`` for a signed-in actor: their user and clinic."""
+    return record(
+        session,
+        action=action,
+        actor_user_id=actor.user_id,
+        clinic_id=actor.clinic_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )

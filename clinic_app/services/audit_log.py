@@ -122,11 +122,10 @@ def export_csv(session: Session, *, actor: Actor, filters: AuditFilter) -> str:
         writer.writerow(
             [row.when, row.user, row.action, row.entity, row.ip, row.changes, row.correlation_id]
         )
-    audit.record(
+    audit.record_by(
         session,
-        action="audit.export",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "audit.export",
         after={"rows": len(rows), "filters": filters.__dict__},
     )
     return out.getvalue()

@@ -129,11 +129,10 @@ def _text(value: str | None, limit: int, label: str, *, required: bool = False) 
 def _audit_write(
     session: Session, actor: Actor, action: str, entity: str, entity_id: uuid.UUID, **after: object
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
-        action=action,
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        action,
         entity_type=entity,
         entity_id=entity_id,
         after={k: v for k, v in after.items() if v is not None} or None,
@@ -277,11 +276,10 @@ def remove_entry(session: Session, *, actor: Actor, kind: str, entry_id: str, re
         row.version += 1
         row.updated_by = actor.user_id
     session.add(row)
-    audit.record(
+    audit.record_by(
         session,
-        action=f"{entity}.remove",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        f"{entity}.remove",
         entity_type=entity,
         entity_id=eid,
         after={"reason": why},
@@ -315,11 +313,10 @@ def set_allergy_status(
     allergy.updated_at = utcnow()
     allergy.updated_by = actor.user_id
     session.add(allergy)
-    audit.record(
+    audit.record_by(
         session,
-        action="allergy.status",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "allergy.status",
         entity_type="allergy",
         entity_id=allergy.id,
         before={"status": before},
@@ -676,11 +673,10 @@ def open_chart(
         .order_by(col(PatientFile.created_at).desc())
     ).all()
     open_encounter = open_encounter_id(session, actor, patient.id)
-    audit.record(
+    audit.record_by(
         session,
-        action="patient.chart_open",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "patient.chart_open",
         entity_type="patient",
         entity_id=patient.id,
     )

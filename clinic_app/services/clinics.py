@@ -113,11 +113,10 @@ def add_branch(session: Session, *, actor: Actor, name: str, address: str, phone
         created_by=actor.user_id,
     )
     session.add(branch)
-    audit.record(
+    audit.record_by(
         session,
-        action="branch.create",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "branch.create",
         entity_type="branch",
         entity_id=branch.id,
         after={"name": name},

@@ -295,11 +295,10 @@ def get_patient(session: Session, *, actor: Actor, patient_id: str | uuid.UUID) 
     if starts is not None:
         starts = starts if starts.tzinfo else starts.replace(tzinfo=UTC)
         next_appointment = starts.astimezone(zone).strftime("%a %d %b, %H:%M")
-    audit.record(
+    audit.record_by(
         session,
-        action="patient.read",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "patient.read",
         entity_type="patient",
         entity_id=patient.id,
     )
@@ -500,11 +499,10 @@ def update_patient(
     patient.updated_by = actor.user_id
     session.add(patient)
     # Field names only: the values are patient data and stay out of the audit trail.
-    audit.record(
+    audit.record_by(
         session,
-        action="patient.update",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "patient.update",
         entity_type="patient",
         entity_id=patient.id,
         after={"changed": changed},
@@ -552,11 +550,10 @@ def register_patient(
     )
     session.add(patient)
     session.flush()
-    audit.record(
+    audit.record_by(
         session,
-        action="patient.create",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "patient.create",
         entity_type="patient",
         entity_id=patient.id,
         after={"mrn": patient.mrn},

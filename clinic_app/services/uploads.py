@@ -283,11 +283,10 @@ def complete(session: Session, *, actor: Actor, upload_id: str, title: str = "")
     upload.status = "complete"
     upload.file_id = stored.id
     session.add(upload)
-    audit.record(
+    audit.record_by(
         session,
-        action="patient.file_upload",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "patient.file_upload",
         entity_type="patient",
         entity_id=upload.patient_id,
         after={"file_id": str(stored.id), "size": upload.total_size, "type": upload.content_type},

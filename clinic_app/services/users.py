@@ -101,11 +101,10 @@ def _check_role(role: str) -> None:
 def _audit(
     session: Session, actor: Actor, action: str, user_id: uuid.UUID, **values: object
 ) -> None:
-    audit.record(
+    audit.record_by(
         session,
-        action=action,
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        action,
         entity_type="user",
         entity_id=user_id,
         before=values.get("before"),  # type: ignore[arg-type]
@@ -235,11 +234,10 @@ def set_mfa_required_roles(session: Session, *, actor: Actor, roles: list[str]) 
     clinic.mfa_required_roles = wanted
     clinic.version += 1
     session.add(clinic)
-    audit.record(
+    audit.record_by(
         session,
-        action="clinic.mfa_policy",
-        actor_user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
+        actor,
+        "clinic.mfa_policy",
         entity_type="clinic",
         entity_id=clinic.id,
         before={"mfa_required_roles": before},
