@@ -6,9 +6,9 @@
    name prefix, a phone number and an MRN, against the same searches on a plain-text copy of
    the table with B-tree indexes (the baseline a system without encryption would have).
    Goal: p95 ≤ 20 ms.
-2. Upload: a 64 MiB file in 1 MiB chunks through the real HTTP routes (uvicorn on loopback,
-   SHA-256 checked per chunk and for the whole file, local storage), against writing the same
-   bytes to disk. Goal ≥ 100 MB/s.
+2. Upload: a 64 MiB file in 4 MiB chunks (the browser uploader's size) through the real HTTP
+   routes (granian on loopback, SHA-256 checked per chunk and for the whole file, local
+   storage), against writing the same bytes to disk. Goal ≥ 100 MB/s.
 """
 
 from __future__ import annotations
@@ -273,7 +273,7 @@ def _bench_upload(megabytes: int) -> tuple[float, float]:
         except httpx.HTTPError:
             time.sleep(0.2)
     data = os.urandom(megabytes * 1024 * 1024)
-    chunk = 1024 * 1024
+    chunk = 4 * 1024 * 1024  # what assets/chart_upload.js sends
     headers = {"X-Requested-With": "clinic"}
     try:
         with httpx.Client(
@@ -355,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         ours, plain = _bench_upload(args.upload_mb)
         print(
-            f"  upload {args.upload_mb} MiB in 1 MiB chunks over loopback HTTP: {ours:6.0f} MB/s"
+            f"  upload {args.upload_mb} MiB in 4 MiB chunks over loopback HTTP: {ours:6.0f} MB/s"
             f" (goal ≥ 100)  plain disk write {plain:6.0f} MB/s  ratio {ours / plain:4.2f}"
         )
     finally:
