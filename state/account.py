@@ -5,14 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
-from sqlmodel import col, select
 
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.services import auth
-from clinic_app.timeutil import as_utc
-from models import User, UserSession
-from models.base import utcnow
 from state.base import AppState
 
 
@@ -32,18 +28,9 @@ class AccountState(AppState):
             return
         self.account_error = ""
         with session_scope(clinic_id=actor.clinic_id) as session:
-            user = session.get(User, actor.user_id)
-            self.mfa_enabled = bool(user and user.totp_enabled_at)
-            live = session.exec(
-                select(UserSession.expires_at).where(
-                    UserSession.user_id == actor.user_id,
-                    col(UserSession.revoked_at).is_(None),
-                    col(UserSession.token_hash).is_not(None),
-                    col(UserSession.id) != actor.session_id,
-                )
-            ).all()
-        now = utcnow()
-        self.other_sessions = sum(1 for expires in live if as_utc(expires) > now)
+            status = auth.account_status(session, actor=actor)
+        self.mfa_enabled = status.mfa_enabled
+        self.other_sessions = status.other_sessions
 
     @rx.event
     def start_mfa(self) -> None:

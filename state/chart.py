@@ -8,13 +8,11 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventSpec
 
-from clinic_app.api.downloads import make_download_url
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
 from clinic_app.services import chart, uploads
 from clinic_app.services.patients import new_patient_from_form, update_patient
-from models import StoredFile
 from state.base import AppState
 
 
@@ -86,7 +84,6 @@ class ChartState(AppState):
         self._version = int(data.pop("version"))
         self.can_edit = bool(data.pop("can_edit"))
         data.pop("patient_id")
-        data.pop("kinds")
         self.chart = data
 
     def _write(self, actor: Actor, action: Any) -> None:
@@ -199,12 +196,9 @@ class ChartState(AppState):
         """A short-lived link to one chart file (the download route audits the view)."""
         actor = self._require("patient:read_phi")
         with session_scope(clinic_id=actor.clinic_id) as session:
-            link = uploads.patient_file(session, actor=actor, patient_file_id=str(patient_file_id))
-            file_id = link.thumbnail_file_id if preview and link.thumbnail_file_id else link.file_id
-            stored = session.get(StoredFile, file_id)
-            if stored is None:
-                raise AppError("NOT_FOUND", "File was not found.")
-            url = make_download_url(stored, user_id=actor.user_id)
+            url = uploads.file_link(
+                session, actor=actor, patient_file_id=str(patient_file_id), preview=bool(preview)
+            )
         return rx.redirect(url, is_external=True)
 
     @rx.event

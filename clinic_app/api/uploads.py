@@ -33,7 +33,7 @@ from clinic_app.services import auth, uploads
 
 logger = logging.getLogger(__name__)
 CSRF_HEADER = "x-requested-with"
-MAX_BODY = 8 * 1024 * 1024 + 1024
+MAX_BODY = uploads.MAX_CHUNK + 1024  # a chunk plus slack; the service checks the exact size
 
 
 def _run(request: Request, work: Callable[[Session, Actor], Any], *, write: bool) -> Response:

@@ -23,7 +23,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.security.passwords import hash_password, verify_password
 from clinic_app.security.sessions import SESSION_EXPIRED_MESSAGE
 from clinic_app.timeutil import as_utc
-from models import Clinic, Membership, User
+from models import Clinic, Membership, User, UserSession
 from models.base import utcnow
 
 LOGIN_FAILED_MESSAGE = (
@@ -73,7 +73,8 @@ def _dummy_hash() -> str:
     return hash_password(uuid.uuid4().hex)
 
 
-def _normalise_email(email: str) -> str:
+def normalise_email(email: str) -> str:
+    """Emails compare case-insensitively and without surrounding spaces."""
     return (email or "").strip().lower()
 
 
@@ -132,7 +133,7 @@ def authenticate(
     passwords in a row lock the account for 15 minutes. Success and failure both write an audit row.
     The actor returned has not passed MFA yet: see ``mfa_requirement``.
     """
-    normalised = _normalise_email(email)
+    normalised = normalise_email(email)
     # Failed attempts count (a clinic behind one NAT address signs in all day); a sixth try
     # within the minute after five failures is refused before the password is checked.
     allowed = not (
@@ -418,6 +419,30 @@ def sign_out(session: Session, *, actor: Actor, ip: str | None = None) -> None:
         entity_type="user",
         entity_id=actor.user_id,
         ip=ip,
+    )
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    mfa_enabled: bool
+    other_sessions: int
+
+
+def account_status(session: Session, *, actor: Actor) -> AccountStatus:
+    """What the account page shows: two-step on or off, other live sessions of this user."""
+    user = session.get(User, actor.user_id)
+    expiries = session.exec(
+        select(UserSession.expires_at).where(
+            UserSession.user_id == actor.user_id,
+            col(UserSession.revoked_at).is_(None),
+            col(UserSession.token_hash).is_not(None),
+            col(UserSession.id) != actor.session_id,
+        )
+    ).all()
+    now = utcnow()
+    return AccountStatus(
+        mfa_enabled=bool(user and user.totp_enabled_at),
+        other_sessions=sum(1 for expires in expiries if as_utc(expires) > now),
     )
 
 

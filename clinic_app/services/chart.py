@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from clinic_app import audit
 from clinic_app.errors import AppError, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
-from clinic_app.services.patients import age_on, clinic_today
+from clinic_app.services.patients import age_on, clinic_today, load_patient
 from clinic_app.services.scheduling import STATUS_LABELS, clinic_zone
 from clinic_app.timeutil import as_utc
 from models import (
@@ -97,24 +97,6 @@ class ChartView:
     version: int
     form: dict[str, str]
     open_encounter: str = ""
-    kinds: list[str] = field(default_factory=list)
-
-
-def _patient(session: Session, actor: Actor, patient_id: str | uuid.UUID) -> Patient:
-    try:
-        pid = patient_id if isinstance(patient_id, uuid.UUID) else uuid.UUID(str(patient_id))
-    except ValueError:
-        raise NotFound("Patient") from None
-    patient = session.exec(
-        select(Patient).where(
-            Patient.id == pid,
-            Patient.clinic_id == actor.clinic_id,
-            col(Patient.deleted_at).is_(None),
-        )
-    ).first()
-    if patient is None:
-        raise NotFound("Patient")
-    return patient
 
 
 def _text(value: str | None, limit: int, label: str, *, required: bool = False) -> str | None:
@@ -152,7 +134,7 @@ def add_allergy(
     severity: str = "moderate",
 ) -> uuid.UUID:
     require(actor, "patient:update_chart")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     name = _text(substance, 120, "Substance", required=True)
     if severity not in ALLERGY_SEVERITIES:
         raise AppError("VALIDATION", "Severity must be mild, moderate, severe or life-threatening.")
@@ -225,7 +207,7 @@ def add_study(
 ) -> uuid.UUID:
     """A study (lab, imaging, ECG…) with its narrative and structured findings."""
     require(actor, "patient:update_chart")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     if study_type not in STUDY_TYPES:
         raise AppError("VALIDATION", "Choose the kind of study.")
     study = Study(
@@ -328,7 +310,7 @@ def add_condition(
     session: Session, *, actor: Actor, patient_id: str | uuid.UUID, name: str, onset: str = ""
 ) -> uuid.UUID:
     require(actor, "patient:update_chart")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     condition = Condition(
         clinic_id=actor.clinic_id,
         patient_id=patient.id,
@@ -347,7 +329,7 @@ def add_medication(
     session: Session, *, actor: Actor, patient_id: str | uuid.UUID, name: str, dosage: str = ""
 ) -> uuid.UUID:
     require(actor, "patient:update_chart")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     medication = PatientMedication(
         clinic_id=actor.clinic_id,
         patient_id=patient.id,
@@ -371,7 +353,7 @@ def record_vitals(
 ) -> uuid.UUID:
     """Store one set of vitals; every number is checked against a plausible range."""
     require(actor, "patient:update_chart")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     parsed: dict[str, float] = {}
     for name, raw in values.items():
         if name not in VITAL_LIMITS or raw in (None, ""):
@@ -418,7 +400,7 @@ def start_encounter(
 ) -> uuid.UUID:
     """A visit without an appointment (walk-in, phone consultation)."""
     require(actor, "encounter:create")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     encounter = Encounter(
         clinic_id=actor.clinic_id,
         patient_id=patient.id,
@@ -629,7 +611,7 @@ def open_chart(
 ) -> ChartView:
     """Everything the chart page shows; an audited PHI read."""
     require(actor, "patient:read_phi")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     zone = clinic_zone(session, actor.clinic_id)
     today = clinic_today(session, actor.clinic_id)
 
@@ -756,5 +738,4 @@ def open_chart(
             "blood_group": patient.blood_group or "",
         },
         open_encounter=str(open_encounter or ""),
-        kinds=TIMELINE_KINDS,
     )

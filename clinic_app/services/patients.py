@@ -77,10 +77,6 @@ def _initials(patient: Patient) -> str:
     return (patient.given_name[:1] + patient.family_name[:1]).upper()
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _row(patient: Patient, today: date) -> PatientRow:
     return PatientRow(
         id=str(patient.id),
@@ -467,11 +463,8 @@ def _validated(data: NewPatient, *, today: date) -> dict[str, Any]:
     }
 
 
-def update_patient(
-    session: Session, *, actor: Actor, patient_id: str, data: NewPatient, version: int
-) -> None:
-    """Change a patient's details; the version the user saw must still be current."""
-    require(actor, "patient:create")
+def load_patient(session: Session, *, actor: Actor, patient_id: str | uuid.UUID) -> Patient:
+    """A live patient of the actor's clinic; any other id (guessed, foreign, bad) is NOT_FOUND."""
     pid = _parse_id(patient_id, "Patient")
     patient = session.exec(
         select(Patient).where(
@@ -482,6 +475,15 @@ def update_patient(
     ).first()
     if patient is None:
         raise NotFound("Patient")
+    return patient
+
+
+def update_patient(
+    session: Session, *, actor: Actor, patient_id: str, data: NewPatient, version: int
+) -> None:
+    """Change a patient's details; the version the user saw must still be current."""
+    require(actor, "patient:create")
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     if patient.version != int(version):
         raise AppError(
             "VERSION_CONFLICT",

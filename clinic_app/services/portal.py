@@ -23,7 +23,9 @@ from clinic_app.errors import AppError, NotFound
 from clinic_app.security import rate_limit, sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.services.auth import normalise_email
 from clinic_app.services.notifications import queue_notification
+from clinic_app.services.patients import load_patient
 from clinic_app.services.scheduling import STATUS_LABELS, clinic_zone
 from clinic_app.settings import get_settings
 from clinic_app.timeutil import as_utc
@@ -37,10 +39,6 @@ SEND_WINDOW_MINUTES = 15
 CODE_SENT_MESSAGE = "If this email belongs to a patient account, a 6-digit code is on its way."
 CODE_FAILED_MESSAGE = "That code is wrong or has expired. Check it, or ask for a new code."
 TOO_MANY_SENDS_MESSAGE = "Too many codes requested. Please wait 15 minutes and try again."
-
-
-def _normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def _code_hash(code_id: uuid.UUID, code: str) -> str:
@@ -67,7 +65,7 @@ def _portal_member(session: Session, email: str) -> tuple[User, Membership] | No
 
 def request_code(session: Session, *, email: str, ip: str | None = None) -> str:
     """Queue a sign-in code by email; returns the message to show (the same for every email)."""
-    email = _normalise_email(email)
+    email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise AppError("INVALID_EMAIL", "Enter the email address the clinic has for you.")
     if not rate_limit.hit(
@@ -137,7 +135,7 @@ def request_code(session: Session, *, email: str, ip: str | None = None) -> str:
 
 def verify_code(session: Session, *, email: str, code: str, ip: str | None = None) -> Actor:
     """The patient Actor for a valid, unused, unexpired code (3 tries per code)."""
-    email = _normalise_email(email)
+    email = normalise_email(email)
     code = "".join(ch for ch in (code or "") if ch.isdigit())
     found = _portal_member(session, email)
     if found is None or len(code) != 6:
@@ -280,14 +278,10 @@ def enable_portal_access(
 ) -> None:
     """Give a patient a portal login (by email); they sign in with a one-time code."""
     require(actor, "patient:portal_invite")
-    email = _normalise_email(email)
+    email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise AppError("INVALID_EMAIL", "Enter a valid email address for the patient.")
-    patient = session.exec(
-        select(Patient).where(Patient.id == patient_id, Patient.clinic_id == actor.clinic_id)
-    ).first()
-    if patient is None:
-        raise NotFound("Patient")
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None:
         # Named by MRN: the users table is not encrypted, so no patient name goes there.

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from clinic_app import audit
+from clinic_app.api.downloads import make_download_url
 from clinic_app.errors import AppError, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.services.patients import load_patient
 from clinic_app.settings import get_settings
 from clinic_app.storage import get_storage, save_file
-from models import Patient, PatientFile, StoredFile, Upload, UploadChunk
+from models import PatientFile, StoredFile, Upload, UploadChunk
 
 logger = logging.getLogger(__name__)
 
@@ -110,15 +112,7 @@ def start(
         )
     if not MIN_CHUNK <= int(chunk_size) <= MAX_CHUNK:
         raise AppError("VALIDATION", "Chunk size must be between 64 KiB and 8 MiB.")
-    try:
-        pid = uuid.UUID(str(patient_id))
-    except ValueError:
-        raise NotFound("Patient") from None
-    patient = session.exec(
-        select(Patient).where(Patient.id == pid, Patient.clinic_id == actor.clinic_id)
-    ).first()
-    if patient is None or patient.deleted_at is not None:
-        raise NotFound("Patient")
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     name = (filename or "file").replace("/", "_").replace("\\", "_").strip()[:255] or "file"
     upload = Upload(
         clinic_id=actor.clinic_id,
@@ -300,8 +294,20 @@ def complete(session: Session, *, actor: Actor, upload_id: str, title: str = "")
     return _status(session, upload)
 
 
-def patient_file(session: Session, *, actor: Actor, patient_file_id: str) -> PatientFile:
-    """A chart file of the actor's clinic (for viewing/downloading; the caller audits)."""
+def file_link(
+    session: Session, *, actor: Actor, patient_file_id: str, preview: bool = False
+) -> str:
+    """A short-lived link to a chart file or its preview (the download route audits the view)."""
+    link = _patient_file(session, actor=actor, patient_file_id=patient_file_id)
+    file_id = link.thumbnail_file_id if preview and link.thumbnail_file_id else link.file_id
+    stored = session.get(StoredFile, file_id)
+    if stored is None:
+        raise NotFound("File")
+    return make_download_url(stored, user_id=actor.user_id)
+
+
+def _patient_file(session: Session, *, actor: Actor, patient_file_id: str) -> PatientFile:
+    """A chart file of the actor's clinic."""
     require(actor, "patient:read_phi")
     try:
         fid = uuid.UUID(str(patient_file_id))

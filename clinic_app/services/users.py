@@ -18,7 +18,7 @@ from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.passwords import check_password_policy, hash_password
 from clinic_app.security.permissions import require
-from clinic_app.services.auth import ROLE_LABELS, STAFF_ROLES
+from clinic_app.services.auth import ROLE_LABELS, STAFF_ROLES, normalise_email
 from clinic_app.timeutil import as_utc, zone_named
 from models import Clinic, Membership, User
 from models.base import utcnow
@@ -35,10 +35,6 @@ class MemberRow:
     mfa: bool
     last_login: str
     is_me: bool
-
-
-def _normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def list_members(session: Session, *, actor: Actor) -> list[MemberRow]:
@@ -121,7 +117,7 @@ def create_user(
     keeps its password (nothing about the other clinic is revealed).
     """
     require(actor, "user:manage")
-    email = _normalise_email(email)
+    email = normalise_email(email)
     full_name = (full_name or "").strip()
     if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
         raise AppError("INVALID_EMAIL", "Enter a valid email address.")
