@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, str] = {
     "load": "bench.load",
     "scheduling": "bench.scheduling",
     "patients": "bench.patients",
+    "catalog": "bench.catalog",
 }
 
 

@@ -109,6 +109,40 @@ def cmd_rekey(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    """Load a medication CSV: into one clinic's catalog (--clinic) or the shared one."""
+    from sqlmodel import select
+
+    from clinic_app.db import session_scope
+    from clinic_app.errors import AppError
+    from clinic_app.services.medication_catalog import import_rows
+    from models import Clinic
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _fail(f"cannot read {args.file}: {exc}")
+    try:
+        with session_scope() as session:
+            clinic_id = None
+            if args.clinic:
+                clinic = session.exec(select(Clinic).where(Clinic.slug == args.clinic)).first()
+                if clinic is None:
+                    return _fail(f"no clinic with slug {args.clinic!r}")
+                clinic_id = clinic.id
+            report = import_rows(
+                session, text=text, clinic_id=clinic_id, source="import" if clinic_id else "starter"
+            )
+    except AppError as exc:
+        return _fail(exc.message)
+    for line, reason in report.rejected:
+        _print(f"rejected line {line}: {reason}")
+    _print(
+        f"catalog: {report.added} added, {report.updated} updated, {len(report.rejected)} rejected"
+    )
+    return 3 if report.rejected else 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """One archive: database dump + every stored file + manifest of SHA-256 sums."""
     from clinic_app.backup import create_backup
@@ -396,6 +430,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "rekey", help="re-encrypt patient data with the current key (after rotating keys)"
     ).set_defaults(func=cmd_rekey)
+    catalog = sub.add_parser("catalog", help="medication catalog").add_subparsers(
+        dest="catalog_command", required=True
+    )
+    catalog_import = catalog.add_parser(
+        "import", help="add/update medicines from a CSV; prints rejected rows (exit 3 if any)"
+    )
+    catalog_import.add_argument("file", help="CSV with the columns of the starter catalog")
+    catalog_import.add_argument(
+        "--clinic", default="", help="clinic slug for local items (default: the shared catalog)"
+    )
+    catalog_import.set_defaults(func=cmd_catalog_import)
     backup = sub.add_parser("backup", help="write one archive: database, files, checksums")
     backup.add_argument("--output", default=None, help="archive path (default data_dir/backups/)")
     backup.set_defaults(func=cmd_backup)

@@ -20,6 +20,7 @@ from pages.prescriptions import prescriptions_page
 from pages.records import records_page
 from pages.scribe import scribe_page
 from pages.system import system_page
+from pages.verify import verify_page
 from pages.worklist import worklist_page
 from state.account import AccountState
 from state.admin import AdminState
@@ -34,6 +35,7 @@ from state.prescriptions import PrescriptionsState
 from state.records import RecordsState
 from state.scribe import ScribeState
 from state.system import SystemState
+from state.verify import VerifyState
 from state.worklist import WorklistState
 
 STYLE: ComponentStyle = {
@@ -98,5 +100,7 @@ app.add_page(
 )
 app.add_page(portal_page, route="/portal", title="My record · Clinic", on_load=PortalState.load)
 app.add_page(index_page, route="/", title="Clinic", on_load=AppState.go_home)
+# Public: the QR code of a printed prescription opens this (no sign-in, no patient data).
+app.add_page(verify_page, route="/verify", title="Prescription check", on_load=VerifyState.load)
 # The blank counter page of the event round-trip benchmark (no data, no login).
 app.add_page(bench_counter_page, route="/bench/counter", title="Benchmark · Clinic")

@@ -17,7 +17,26 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 def upgrade_head(database_url: str | None = None) -> None:
+    """Bring the schema to head, then load shipped reference data (the starter catalog)."""
     command.upgrade(alembic_config(database_url), "head")
+    load_reference_data(database_url)
+
+
+def load_reference_data(database_url: str | None = None) -> None:
+    """Reference rows every installation needs; each loader does nothing when already loaded."""
+    from sqlmodel import Session
+
+    from clinic_app.db import make_engine, set_clinic_context
+    from clinic_app.services.medication_catalog import ensure_starter_catalog
+
+    engine = make_engine(database_url or get_settings().effective_database_url)
+    try:
+        with Session(engine) as session:
+            set_clinic_context(session, None)
+            ensure_starter_catalog(session)
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade_base(database_url: str | None = None) -> None:

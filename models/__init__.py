@@ -16,6 +16,13 @@ from models.identity import ROLES, Branch, Clinic, Membership, PortalCode, User,
 from models.jobs import JOB_STATUSES, Job
 from models.notifications import NOTIFICATION_CHANNELS, NOTIFICATION_STATUSES, Notification
 from models.patients import Patient, PatientSearchTerm
+from models.prescriptions import (
+    PRESCRIPTION_STATUSES,
+    AccessGrant,
+    Medication,
+    Prescription,
+    StarterCatalogLoad,
+)
 from models.scheduling import (
     ACTIVE_APPOINTMENT_STATUSES,
     APPOINTMENT_STATUSES,
@@ -31,6 +38,11 @@ from models.scheduling import (
 )
 
 __all__ = [
+    "PRESCRIPTION_STATUSES",
+    "AccessGrant",
+    "Medication",
+    "Prescription",
+    "StarterCatalogLoad",
     "ALLERGY_SEVERITIES",
     "ALLERGY_STATUSES",
     "Allergy",

@@ -83,6 +83,8 @@ class Membership(Editable, table=True):
     role: str = Field(max_length=32)
     # Portal memberships (role ``patient``) point at the patient record they may see.
     patient_id: uuid.UUID | None = Field(default=None, foreign_key="patients.id", index=True)
+    # A prescriber's professional registration number, printed on prescriptions.
+    registration_number: str | None = Field(default=None, max_length=60)
 
 
 class UserSession(SQLModel, table=True):

@@ -21,6 +21,7 @@ KIND_LABELS = {
     "vitals": "Vitals",
     "study": "Studies",
     "file": "Files",
+    "prescription": "Prescriptions",
 }
 KIND_ICONS = {
     "appointment": "calendar_days",
@@ -30,6 +31,7 @@ KIND_ICONS = {
     "vitals": "activity",
     "study": "microscope",
     "file": "paperclip",
+    "prescription": "pill",
 }
 
 
@@ -130,18 +132,15 @@ def _header() -> rx.Component:
                 direction="column",
                 spacing="2",
             ),
-            rx.cond(
-                ChartState.active_allergy_count > 0,
-                rx.badge(
-                    rx.icon("triangle_alert", size=14),
-                    ChartState.active_allergy_count,
-                    " allerg",
-                    rx.cond(ChartState.active_allergy_count == 1, "y", "ies"),
-                    color_scheme="red",
-                    size="3",
-                    data_testid="allergy-badge",
+            rx.flex(
+                rx.link(
+                    rx.button(rx.icon("pill", size=14), "Prescriptions", variant="soft"),
+                    href="/prescriptions?patient=" + ChartState.patient_ref,
+                    data_testid="chart-prescriptions",
                 ),
-                rx.badge("No known allergies", color_scheme="green", size="3", variant="soft"),
+                _allergy_badge(),
+                spacing="3",
+                align="center",
             ),
             justify="between",
             align="start",
@@ -149,6 +148,22 @@ def _header() -> rx.Component:
             gap="3",
         ),
         size="3",
+    )
+
+
+def _allergy_badge() -> rx.Component:
+    return rx.cond(
+        ChartState.active_allergy_count > 0,
+        rx.badge(
+            rx.icon("triangle_alert", size=14),
+            ChartState.active_allergy_count,
+            " allerg",
+            rx.cond(ChartState.active_allergy_count == 1, "y", "ies"),
+            color_scheme="red",
+            size="3",
+            data_testid="allergy-badge",
+        ),
+        rx.badge("No known allergies", color_scheme="green", size="3", variant="soft"),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import reflex as rx
 from reflex.vars import ObjectVar
@@ -170,14 +170,141 @@ def portal_page() -> rx.Component:
                     rx.foreach(PortalState.past, _appointment),
                     rx.text("No past visits yet.", size="2", color_scheme="gray"),
                 ),
-                rx.text(
-                    "Your prescriptions will appear here once your doctor signs them.",
-                    size="1",
-                    color_scheme="gray",
-                ),
                 direction="column",
                 spacing="3",
             ),
             size="4",
         ),
+        _prescriptions(),
+        _prescription_dialog(),
+    )
+
+
+def _prescription_row(item: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.button(
+        rx.flex(
+            rx.flex(
+                rx.text(item["medicines"], weight="medium", size="3", align="left"),
+                rx.text(
+                    item["date"],
+                    " · ",
+                    item["doctor"],
+                    " · ",
+                    item["number"],
+                    size="2",
+                    color_scheme="gray",
+                    align="left",
+                ),  # fmt: skip
+                direction="column",
+                align="start",
+            ),
+            rx.badge(item["status_label"], variant="soft", size="2"),
+            justify="between",
+            align="center",
+            width="100%",
+            gap="2",
+        ),
+        variant="ghost",
+        height="auto",
+        padding_y="var(--space-3)",
+        width="100%",
+        on_click=PortalState.open_prescription(item["id"]),
+        aria_label="Open prescription " + item["number"].to(str),
+        data_testid="portal-prescription",
+    )
+
+
+def _prescriptions() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.heading("My prescriptions", size="5", as_="h2"),
+            rx.heading("Active", size="3", as_="h3"),
+            rx.cond(
+                PortalState.active_prescriptions.length() > 0,
+                rx.flex(
+                    rx.foreach(PortalState.active_prescriptions, _prescription_row),
+                    direction="column",
+                    spacing="1",
+                ),
+                rx.text("No active prescriptions.", size="3", color_scheme="gray"),
+            ),
+            rx.heading("History", size="3", as_="h3"),
+            rx.cond(
+                PortalState.past_prescriptions.length() > 0,
+                rx.flex(
+                    rx.foreach(PortalState.past_prescriptions, _prescription_row),
+                    direction="column",
+                    spacing="1",
+                ),
+                rx.text("No earlier prescriptions.", size="3", color_scheme="gray"),
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="4",
+        data_testid="portal-prescriptions",
+    )
+
+
+def _prescription_item(item: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.flex(
+        rx.text(item["name"], weight="bold", size="4"),
+        rx.text(item["plain"], size="3"),
+        rx.cond(item["plain_local"].to(str) != "", rx.text(item["plain_local"], size="3")),
+        rx.cond(item["instructions"].to(str) != "", rx.text(item["instructions"], size="3")),
+        rx.text(
+            "Quantity: ",
+            item["quantity"],
+            " · Refills: ",
+            item["refills"],
+            size="2",
+            color_scheme="gray",
+        ),  # fmt: skip
+        direction="column",
+        spacing="1",
+        padding_y="var(--space-2)",
+        border_top=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def _prescription_dialog() -> rx.Component:
+    rx_view = cast("ObjectVar[dict[str, Any]]", PortalState.prescription)
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Prescription ", rx_view["number"].to(str)),
+            rx.dialog.description(
+                rx_view["status_label"].to(str),
+                " · signed ",
+                rx_view["signed_at"].to(str),
+                " by ",
+                rx_view["doctor"].to(str),
+                size="3",
+            ),  # fmt: skip
+            rx.flex(
+                rx.foreach(rx_view["items"].to(list[dict[str, str]]), _prescription_item),
+                alert(PortalState.prescription_error, testid="portal-rx-error"),
+                rx.flex(
+                    rx.dialog.close(
+                        rx.button("Close", variant="soft", color_scheme="gray", size="3")
+                    ),  # fmt: skip
+                    rx.button(
+                        rx.icon("download", size=16),
+                        "Download PDF",
+                        size="3",
+                        on_click=PortalState.download_prescription,
+                        data_testid="portal-rx-pdf",
+                    ),
+                    justify="end",
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                direction="column",
+                spacing="3",
+                margin_top="var(--space-3)",
+            ),
+            max_width="560px",
+            data_testid="portal-rx-detail",
+        ),
+        open=PortalState.prescription_open,
+        on_open_change=PortalState.prescription_dialog_changed,
     )

@@ -58,7 +58,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "chart": "patient:read_phi",
     "scribe": "patient:read_phi",
     "records": "patient:read_phi",
-    "prescriptions": "patient:read_phi",
+    "prescriptions": "prescription:read",
     "admin": "admin:access",
     "audit": "audit:read",
     "account": "account:self",

@@ -41,6 +41,7 @@ class ChartState(AppState):
     not_found: rx.Field[bool] = rx.field(False)
     # The patient of this chart (from the URL, checked against the clinic on every load).
     _patient_id: str = ""
+    patient_ref: rx.Field[str] = rx.field("")
 
     @rx.var
     def active_allergy_count(self) -> int:
@@ -52,6 +53,7 @@ class ChartState(AppState):
         if actor is None:
             return
         self._patient_id = str(self.router.page.params.get("patient") or "")[:64]
+        self.patient_ref = self._patient_id
         self.timeline_kind = "all"
         self.form_error = ""
         self._refresh(actor)

@@ -19,7 +19,7 @@ from clinic_app.errors import AppError
 from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require as require_permission
-from clinic_app.services import auth, portal
+from clinic_app.services import auth, portal, prescriptions
 from state.base import DATABASE_DOWN, AppState, NotSignedIn, full_page_load
 
 
@@ -34,6 +34,12 @@ class PortalState(AppState):
     patient_clinic: rx.Field[str] = rx.field("")
     upcoming: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     past: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    active_prescriptions: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    past_prescriptions: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    prescription: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
+    prescription_open: rx.Field[bool] = rx.field(False)
+    prescription_error: rx.Field[str] = rx.field("")
+    _prescription_id: str = ""
 
     def _require_patient(self) -> Actor:
         """The signed-in patient of this browser (portal session cookie) or NotSignedIn."""
@@ -132,6 +138,44 @@ class PortalState(AppState):
         self.patient_clinic = view.clinic_name
         self.upcoming = [dataclasses.asdict(item) for item in view.upcoming]
         self.past = [dataclasses.asdict(item) for item in view.past]
+        with session_scope(clinic_id=actor.clinic_id) as session:
+            mine = prescriptions.portal_list(session, actor=actor)
+        self.active_prescriptions = [r for r in mine if r["active"]]
+        self.past_prescriptions = [r for r in mine if not r["active"]]
+
+    @rx.event
+    def open_prescription(self, prescription_id: str) -> None:
+        actor = self._require_patient()
+        with session_scope(clinic_id=actor.clinic_id) as session:
+            self.prescription = prescriptions.portal_view(
+                session, actor=actor, prescription_id=str(prescription_id)[:64]
+            )
+        self._prescription_id = str(prescription_id)[:64]
+        self.prescription_error = ""
+        self.prescription_open = True
+
+    @rx.event
+    def prescription_dialog_changed(self, is_open: bool) -> None:
+        self._require_patient()
+        if not is_open:
+            self.prescription_open = False
+            self.prescription = {}
+            self._prescription_id = ""
+
+    @rx.event
+    def download_prescription(self) -> EventSpec | None:
+        actor = self._require_patient()
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                url = prescriptions.document_link(
+                    session, actor=actor, prescription_id=self._prescription_id, kind="pdf"
+                )
+        except AppError as exc:
+            if exc.code == "NOT_FOUND":
+                raise
+            self.prescription_error = exc.message
+            return None
+        return rx.redirect(url, is_external=True)
 
     @rx.event
     async def portal_sign_out(self) -> EventSpec:

@@ -119,9 +119,10 @@ def _truncate_all(url: str) -> None:
             # TRUNCATE: audit_events refuses DELETE (append-only trigger).
             names = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
             conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
-            return
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            conn.execute(table.delete())
+        else:
+            for table in reversed(SQLModel.metadata.sorted_tables):
+                conn.execute(table.delete())
+    migrations.load_reference_data(url)  # the starter catalog, as after ``upgrade_head``
 
 
 @pytest.fixture

@@ -48,6 +48,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "prescription:create": frozenset({"doctor"}),
     "prescription:sign": frozenset({"doctor"}),
     "prescription:dispense": frozenset({"pharmacist"}),
+    # ---- Prescriptions (issue 11) ----
+    # Reading is further scoped in the service: doctors see patients they have an encounter
+    # with, pharmacists every signed prescription, everyone else only through break-glass.
+    "prescription:read": frozenset({"doctor", "nurse", "pharmacist", "clinic_admin"}),
+    "prescription:break_glass": CLINICAL,
+    "catalog:read": frozenset({"doctor", "nurse", "pharmacist", "clinic_admin"}),
+    "catalog:manage": frozenset({"clinic_admin", "pharmacist"}),
     # The patient portal: a patient's own record only (services scope by actor.patient_id).
     "portal:self": frozenset({"patient"}),
     # Operations (issue 12): queues, workers, failed jobs, dependency health.

@@ -20,12 +20,17 @@ _CLINIC_MATCH = (
 )
 
 
-def enable_statements(table: str) -> list[str]:
-    """SQL that turns the clinic policy on for ``table`` (which has a ``clinic_id`` column)."""
+def enable_statements(table: str, *, shared_rows: bool = False) -> list[str]:
+    """SQL that turns the clinic policy on for ``table`` (which has a ``clinic_id`` column).
+
+    ``shared_rows``: rows with an empty ``clinic_id`` (the starter medication catalog) are
+    readable by every clinic and written only by installation-wide work.
+    """
+    using = f"(clinic_id IS NULL OR {_CLINIC_MATCH})" if shared_rows else _CLINIC_MATCH
     return [
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"DROP POLICY IF EXISTS {POLICY} ON {table}",
-        f"CREATE POLICY {POLICY} ON {table} USING {_CLINIC_MATCH} WITH CHECK {_CLINIC_MATCH}",
+        f"CREATE POLICY {POLICY} ON {table} USING {using} WITH CHECK {_CLINIC_MATCH}",
     ]
 
 

@@ -185,10 +185,11 @@ def mark_step_up(session: Session, *, session_id: uuid.UUID) -> None:
     )
 
 
-def require_recent_step_up(active: ActiveSession) -> None:
-    """Signing needs a password/TOTP re-entered within the last few minutes."""
+def require_recent_step_up(session: Session, *, session_id: uuid.UUID | None) -> None:
+    """Signing needs a password/TOTP re-entered on this session within the last few minutes."""
+    row = session.get(UserSession, session_id) if session_id else None
     window = timedelta(minutes=get_settings().step_up_minutes)
-    if active.step_up_at is None or utcnow() - active.step_up_at > window:
+    if row is None or row.step_up_at is None or utcnow() - as_utc(row.step_up_at) > window:
         raise AppError(
             "STEP_UP_REQUIRED", "Please confirm it is you (password or authenticator code) to sign."
         )

@@ -37,6 +37,7 @@ from models import (
     Patient,
     PatientFile,
     PatientMedication,
+    Prescription,
     Provider,
     StoredFile,
     Study,
@@ -561,6 +562,25 @@ def _files(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineI
     ]
 
 
+def _prescriptions(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
+    """Signed prescriptions by number and status only: the medicines need prescription access."""
+    rows = session.exec(
+        select(Prescription.number, Prescription.status, Prescription.signed_at).where(
+            Prescription.patient_id == patient.id, Prescription.status != "draft"
+        )
+    ).all()
+    return [
+        TimelineItem(
+            when=as_utc(signed_at),
+            kind="prescription",
+            title=f"Prescription · {number}",
+            detail=status.capitalize(),
+        )
+        for number, status, signed_at in rows
+        if signed_at is not None
+    ]
+
+
 TimelineSource = Callable[[Session, Patient, ZoneInfo], list[TimelineItem]]
 TIMELINE_SOURCES: list[TimelineSource] = [
     _appointments,
@@ -570,8 +590,18 @@ TIMELINE_SOURCES: list[TimelineSource] = [
     _vitals,
     _studies,
     _files,
+    _prescriptions,
 ]
-TIMELINE_KINDS = ["appointment", "encounter", "allergy", "problem", "vitals", "study", "file"]
+TIMELINE_KINDS = [
+    "appointment",
+    "encounter",
+    "allergy",
+    "problem",
+    "vitals",
+    "study",
+    "file",
+    "prescription",
+]
 
 
 def _vitals_text(v: VitalSigns) -> str:

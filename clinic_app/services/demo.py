@@ -30,7 +30,9 @@ DEMO_USERS = (
     ("nurse@demo.clinic", "Nurse Tom Becker", "nurse"),
     ("reception@demo.clinic", "Rita Alvarez", "receptionist"),
     ("admin@demo.clinic", "Sam Lee", "clinic_admin"),
+    ("pharmacy@demo.clinic", "Priya Shah", "pharmacist"),
 )
+DEMO_REGISTRATION_NUMBERS = {"doctor@demo.clinic": "MED-2011-48213"}
 # The demo patient who can sign in to the portal (the code arrives in the dev mailbox).
 DEMO_PORTAL_EMAIL = "maria@demo.patient"
 DEMO_PATIENTS = (
@@ -65,7 +67,14 @@ def load_demo_clinic(session: Session) -> bool:
         user = User(email=email, full_name=full_name, password_hash=password_hash)
         session.add(user)
         session.flush()
-        session.add(Membership(user_id=user.id, clinic_id=clinic.id, role=role))
+        session.add(
+            Membership(
+                user_id=user.id,
+                clinic_id=clinic.id,
+                role=role,
+                registration_number=DEMO_REGISTRATION_NUMBERS.get(email),
+            )
+        )
         if role == "doctor":
             doctor_provider = Provider(
                 clinic_id=clinic.id, user_id=user.id, display_name=full_name, specialty="Family"

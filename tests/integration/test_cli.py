@@ -11,7 +11,7 @@ from sqlmodel import select
 from clinic_app import cli
 from clinic_app.db import session_scope
 from clinic_app.settings import get_settings
-from models import Clinic, User
+from models import Clinic, Medication, User
 
 
 def test_migrate_and_demo_data_are_idempotent(
@@ -24,8 +24,8 @@ def test_migrate_and_demo_data_are_idempotent(
     assert "demo clinic loaded" in out and "already present" in out
     with session_scope() as session:
         assert [c.slug for c in session.exec(select(Clinic)).all()] == ["demo"]
-        # Four staff logins and the demo portal patient.
-        assert len(session.exec(select(User)).all()) == 5
+        # Five staff logins and the demo portal patient.
+        assert len(session.exec(select(User)).all()) == 6
 
 
 def test_embedded_redis_starts_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,3 +66,30 @@ def test_create_clinic_command(
     with session_scope() as session:
         clinic = session.exec(select(Clinic).where(Clinic.slug == "north")).one()
         assert clinic.timezone == "Europe/Berlin"
+
+
+def test_catalog_import_command_reports_rejected_rows(
+    app_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with session_scope() as session:
+        starter = len(session.exec(select(Medication)).all())
+    assert starter >= 300  # the shipped starter catalog, loaded with the schema
+    assert cli.main(["demo-data"]) == 0
+    good = tmp_path / "local.csv"
+    good.write_text(
+        "generic_name,brand_names,strength,form,route,ingredients,drug_classes,rxcui,"
+        "max_daily_dose,max_daily_unit\n"
+        "clinic-mix,House,10 mg,tablet,oral,clinic-mix,antihistamine,,40,mg\n"
+        "broken,,10 mg,tablet,nowhere,,,,,\n",
+        encoding="utf-8",
+    )
+    assert cli.main(["catalog", "import", str(good), "--clinic", "demo"]) == 3
+    out = capsys.readouterr().out
+    assert "rejected line 3: route 'nowhere'" in out and "1 added" in out
+    with session_scope() as session:
+        local = session.exec(
+            select(Medication).where(Medication.generic_name == "clinic-mix")
+        ).one()
+        assert local.clinic_id is not None and local.max_daily_dose == 40
+    assert cli.main(["catalog", "import", str(tmp_path / "missing.csv")]) == 2
+    assert cli.main(["catalog", "import", str(good), "--clinic", "nope"]) == 2

@@ -190,6 +190,7 @@ def test_member_list_is_admin_only_and_clinic_scoped(session: Session, demo: Cli
         "nurse@demo.clinic",
         "reception@demo.clinic",
         "admin@demo.clinic",
+        "pharmacy@demo.clinic",
     }
     doctor = authenticate(session, email="doctor@demo.clinic", password=DEMO_PASSWORD)
     with pytest.raises(AppError) as refused:

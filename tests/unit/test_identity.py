@@ -267,15 +267,14 @@ def test_cookie_header_parsing() -> None:
 def test_step_up_with_password_or_totp(session: Session, demo: Clinic) -> None:
     doctor = _login(session, "doctor@demo.clinic")
     _token, actor = _signed_in(session, doctor)
-    active = sessions.resolve(session, token=_token)
     with pytest.raises(AppError) as needed:
-        sessions.require_recent_step_up(active)
+        sessions.require_recent_step_up(session, session_id=actor.session_id)
     assert needed.value.code == "STEP_UP_REQUIRED"
     with pytest.raises(AppError) as wrong:
         auth.step_up(session, actor=actor, password="not-it")
     assert wrong.value.code == "STEP_UP_FAILED"
     auth.step_up(session, actor=actor, password=DEMO_PASSWORD)
-    sessions.require_recent_step_up(sessions.resolve(session, token=_token))
+    sessions.require_recent_step_up(session, session_id=actor.session_id)
     secret, _ = _enrol(session, actor)
     auth.step_up(session, actor=actor, code=pyotp.TOTP(secret).now())
     assert [r.after for r in _actions(session, "auth.step_up")] == [
