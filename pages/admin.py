@@ -288,6 +288,56 @@ def _matrix() -> rx.Component:
     )
 
 
+def _break_glass() -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.flex(
+                rx.icon("shield_alert", color=rx.color("amber", 10)),
+                rx.heading("Break-glass access", size="4", as_="h2"),
+                spacing="2",
+                align="center",
+            ),
+            rx.text(
+                "Staff who opened a patient's prescriptions without a visit with them, and why.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                AdminState.break_glass.length() > 0,
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("When", "Who", "Patient", "Reason")
+                            ]
+                        )  # fmt: skip
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            AdminState.break_glass,
+                            lambda row: rx.table.row(
+                                rx.table.cell(rx.text(row["when"], size="2", white_space="nowrap")),
+                                rx.table.cell(row["who"]),
+                                rx.table.cell(row["patient"]),
+                                rx.table.cell(rx.text(row["reason"], size="2")),
+                                data_testid="break-glass-row",
+                            ),
+                        )
+                    ),
+                    size="1",
+                    width="100%",
+                ),
+                rx.text("No break-glass access so far.", size="2"),
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="3",
+        data_testid="break-glass-card",
+    )
+
+
 def admin_page() -> rx.Component:
     return shell(
         "admin",
@@ -302,6 +352,7 @@ def admin_page() -> rx.Component:
             _new_member_form(),
             _branches(),
             _mfa_policy(),
+            _break_glass(),
             _matrix(),
             direction="column",
             spacing="4",

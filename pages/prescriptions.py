@@ -122,6 +122,7 @@ def _queue_view() -> rx.Component:
                 spacing="3",
             ),
             size="3",
+            data_testid="rx-queue",
         ),
         rx.cond(S.can_manage_catalog, _catalog_card()),
         direction="column",
@@ -546,6 +547,7 @@ def _builder() -> rx.Component:
                 ),
                 on_submit=S.add_item,
                 reset_on_submit=False,
+                id="rx-item-form",
             ),
             direction="column",
             spacing="3",
@@ -559,8 +561,16 @@ def _notes(view: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.form(
         rx.flex(
             _field(
-                "Diagnosis",
-                rx.input(name="diagnosis", default_value=view["diagnosis"].to(str)),
+                "Diagnosis (the patient's problems are suggested)",
+                rx.input(
+                    name="diagnosis",
+                    default_value=view["diagnosis"].to(str),
+                    list="rx-problems",
+                    data_testid="rx-diagnosis",
+                ),
+            ),
+            rx.el.datalist(
+                rx.foreach(S.problems, lambda name: rx.el.option(value=name)), id="rx-problems"
             ),
             _field(
                 "Notes to the pharmacist",

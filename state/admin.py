@@ -11,7 +11,7 @@ import reflex as rx
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.permissions import ALL_ROLES, matrix_rows
-from clinic_app.services import clinics, users
+from clinic_app.services import clinics, prescriptions, users
 from clinic_app.services.auth import ROLE_LABELS, STAFF_ROLES
 from state.base import AppState
 
@@ -23,6 +23,8 @@ class AdminState(AppState):
     mfa_roles: rx.Field[list[str]] = rx.field(default_factory=list)
     matrix: rx.Field[list[dict[str, Any]]] = rx.field(default_factory=list)
     branches: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    # Break-glass openings of prescriptions, for the admins to review.
+    break_glass: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     branch_error: rx.Field[str] = rx.field("")
     form_error: rx.Field[str] = rx.field("")
     saved: rx.Field[str] = rx.field("")
@@ -58,6 +60,7 @@ class AdminState(AppState):
             rows = users.list_members(session, actor=actor)
             self.mfa_roles = users.mfa_required_roles(session, actor=actor)
             branch_rows = clinics.list_branches(session, actor=actor)
+            self.break_glass = prescriptions.break_glass_log(session, actor=actor)
         self.branches = [dataclasses.asdict(row) for row in branch_rows]
         self._member_ids = {row.email: row.user_id for row in rows}
         self.members = [

@@ -37,6 +37,7 @@ class PrescriptionsState(AppState):
     items: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     warnings: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     allergies: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    problems: rx.Field[list[str]] = rx.field(default_factory=list)
     acknowledgements: rx.Field[dict[str, str]] = rx.field(default_factory=dict)
     acknowledged: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     flags: rx.Field[dict[str, bool]] = rx.field(default_factory=dict)
@@ -117,6 +118,7 @@ class PrescriptionsState(AppState):
         self.warnings = found
         self.acknowledgements = {w["key"]: self.acknowledgements.get(w["key"], "") for w in found}
         self.allergies = data.pop("allergies")
+        self.problems = data.pop("problems")
         self.flags = {k: bool(data.pop(k)) for k in list(data) if k.startswith("can_")}
         self.acknowledged = data.pop("acknowledgements")
         self.view = data
@@ -215,11 +217,11 @@ class PrescriptionsState(AppState):
         self.frequency = str(value)[:16]
 
     @rx.event
-    def add_item(self, form: dict[str, Any]) -> None:
+    def add_item(self, form: dict[str, Any]) -> EventSpec | None:
         if not self.med_id:
             self._require("prescription:create")
             self.item_error = "Choose a medicine from the catalog first."
-            return
+            return None
         item = ItemInput(
             medication_id=self.med_id,
             dose=str(form.get("dose") or "")[:20],
@@ -238,8 +240,10 @@ class PrescriptionsState(AppState):
             ),
         )
         self.item_error, self.page_error = ("", "") if ok else (self.page_error, "")
-        if ok:
-            self._clear_item()
+        if not ok:
+            return None  # the form keeps what was typed
+        self._clear_item()
+        return rx.call_script("document.getElementById('rx-item-form')?.reset()")
 
     @rx.event
     def remove_item(self, index: int) -> None:

@@ -168,73 +168,46 @@ class _Pdf(FPDF):
 def render_pdf(details: dict[str, Any], *, url: str) -> bytes:
     pdf = _Pdf()
     pdf.add_page()
-    pdf.set_font(pdf.family, "B", 16)
+
+    def line(text: str, *, size: float = 10, bold: bool = False, height: float = 6) -> None:
+        pdf.set_font(pdf.family, "B" if bold else "", size)
+        pdf.multi_cell(0, height, pdf.t(text), new_x="LMARGIN", new_y="NEXT")
+
     pdf.set_text_color(31, 58, 95)
-    pdf.cell(0, 9, pdf.t(details["clinic"]), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(pdf.family, "", 10)
+    line(details["clinic"], size=16, bold=True, height=9)
     pdf.set_text_color(0)
-    pdf.cell(
-        0,
-        6,
-        pdf.t(f"Prescription {details['number']} · {details['signed_at']}"),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.cell(0, 6, pdf.t(f"Prescriber: {_doctor_line(details)}"), new_x="LMARGIN", new_y="NEXT")
     pdf.image(io.BytesIO(_qr_png(url)), x=160, y=10, w=36)
+    pdf.set_right_margin(55)  # the header text stays clear of the QR code
+    line(f"Prescription {details['number']} · {details['signed_at']}")
+    line(f"Prescriber: {_doctor_line(details)}")
     pdf.ln(6)
     for label, value in _lines(details):
         pdf.set_font(pdf.family, "B", 10)
         pdf.cell(32, 6, pdf.t(label + ":"))
-        pdf.set_font(pdf.family, "", 10)
-        pdf.cell(0, 6, pdf.t(value), new_x="LMARGIN", new_y="NEXT")
+        line(value)
+    pdf.set_right_margin(10)
     pdf.ln(4)
     pdf.set_draw_color(180)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
     pdf.ln(3)
     for item in details["items"]:
-        pdf.set_font(pdf.family, "B", 11)
-        pdf.multi_cell(0, 6, pdf.t(f"{item['n']}. {item['name']}"), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(pdf.family, "", 10)
-        body = [item["plain"]]
-        if item["plain_local"]:
-            body.append(item["plain_local"])
-        if item["instructions"]:
-            body.append(item["instructions"])
-        body.append(f"Quantity: {item['quantity']} · Refills: {item['refills']}")
-        for line in body:
-            pdf.multi_cell(0, 5.5, pdf.t(line), new_x="LMARGIN", new_y="NEXT")
+        line(f"{item['n']}. {item['name']}", size=11, bold=True)
+        for text in (item["plain"], item["plain_local"], item["instructions"]):
+            if text:
+                line(text, height=5.5)
+        line(f"Quantity: {item['quantity']} · Refills: {item['refills']}", height=5.5)
         pdf.ln(2)
     if details["pharmacist_notes"]:
-        pdf.set_font(pdf.family, "B", 10)
-        pdf.cell(0, 6, pdf.t("Notes to the pharmacist"), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(pdf.family, "", 10)
-        pdf.multi_cell(0, 5.5, pdf.t(details["pharmacist_notes"]), new_x="LMARGIN", new_y="NEXT")
+        line("Notes to the pharmacist", bold=True)
+        line(details["pharmacist_notes"], height=5.5)
     pdf.ln(10)
-    pdf.set_font(pdf.family, "", 10)
-    pdf.cell(
-        0,
-        6,
-        pdf.t("Signed electronically by " + _doctor_line(details)),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.cell(
-        0,
-        6,
-        pdf.t(f"on {details['signed_at']} · fingerprint {details['content_hash'][:12]}"),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.set_font(pdf.family, "", 8)
+    line("Signed electronically by " + _doctor_line(details))
+    line(f"on {details['signed_at']} · fingerprint {details['content_hash'][:12]}")
+    pdf.ln(8)
+    line("Signature: ______________________________")
+    pdf.ln(2)
     pdf.set_text_color(90)
-    pdf.multi_cell(
-        0,
-        4.5,
-        pdf.t(f"Check this prescription: scan the QR code or open {url}"),
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    line(CHECK_TEXT, size=8, height=4.5)
     return bytes(pdf.output())
 
 

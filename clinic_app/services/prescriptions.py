@@ -33,6 +33,7 @@ from models import (
     Allergy,
     Appointment,
     Clinic,
+    Condition,
     Encounter,
     Membership,
     Patient,
@@ -933,6 +934,14 @@ def editor(session: Session, *, actor: Actor, prescription_id: str) -> dict[str,
         )
     ).all()
     found = warnings_for(session, actor=actor, rx=rx) if rx.status == "draft" else []
+    problems = session.exec(
+        select(Condition).where(
+            Condition.clinic_id == actor.clinic_id,
+            Condition.patient_id == rx.patient_id,
+            Condition.status == "active",
+            col(Condition.deleted_at).is_(None),
+        )
+    ).all()
     token = prescription_documents.verification_token(rx) if rx.content_hash else ""
     return {
         **info,
@@ -944,6 +953,8 @@ def editor(session: Session, *, actor: Actor, prescription_id: str) -> dict[str,
             for a in allergies
         ],
         "warnings": [{"key": w.key, "code": w.code, "message": w.message} for w in found],
+        # The diagnosis field suggests the patient's active problems (the chart's list).
+        "problems": sorted({c.name for c in problems}),
         "can_edit": own and rx.status == "draft",
         "can_change": own and rx.status in ACTIVE_STATUSES,
         "can_cancel": own and rx.status in ("draft", "signed"),

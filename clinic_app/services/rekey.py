@@ -15,7 +15,16 @@ from sqlalchemy.orm import attributes
 from sqlmodel import Session, col, or_, select
 
 from clinic_app.security import pii
-from models import Allergy, Condition, Encounter, Patient, PatientMedication
+from models import (
+    AccessGrant,
+    Allergy,
+    Condition,
+    Encounter,
+    Patient,
+    PatientMedication,
+    Prescription,
+    Study,
+)
 
 BATCH = 500
 ENCRYPTED_FIELDS: dict[type, tuple[str, ...]] = {
@@ -34,6 +43,9 @@ ENCRYPTED_FIELDS: dict[type, tuple[str, ...]] = {
     Condition: ("name", "notes"),
     PatientMedication: ("name", "dosage"),
     Encounter: ("reason",),
+    Study: ("title", "narrative", "findings"),
+    Prescription: ("items", "diagnosis", "pharmacist_notes", "acknowledgements", "cancel_reason"),
+    AccessGrant: ("reason",),
 }
 
 
@@ -58,14 +70,27 @@ def rekey_patients(session_factory: Callable[[], AbstractContextManager[Session]
 
 
 def rekey_chart(session: Session) -> int:
-    """Re-encrypt the chart tables (they have no key column: every row is rewritten)."""
+    """Re-encrypt the other tables (every row is rewritten).
+
+    A signed prescription's content may only change together with its key id (the database
+    trigger refuses anything else), so its ``pii_key_id`` moves to the current key here; the
+    plaintext, and so its ``content_hash``, stay the same.
+    """
+    current = pii.key_ring().current
     changed = 0
     for model, fields in ENCRYPTED_FIELDS.items():
         if model is Patient:
             continue
-        for row in session.exec(select(model)).all():
+        query = select(model)
+        if model is Prescription:  # rows carry their key id: only those on an older key
+            query = query.where(
+                or_(col(Prescription.pii_key_id).is_(None), Prescription.pii_key_id != current)
+            )
+        for row in session.exec(query).all():
             for name in fields:
                 attributes.flag_modified(row, name)
+            if isinstance(row, Prescription):
+                row.pii_key_id = current
             session.add(row)
             changed += 1
     return changed

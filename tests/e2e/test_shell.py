@@ -28,7 +28,7 @@ PAGES = {
     "patients": ("Patients", "patient-row"),
     "scribe": ("Scribe", "scribe-empty"),
     "records": ("Records", "records-empty"),
-    "prescriptions": ("Prescriptions", "prescriptions-empty"),
+    "prescriptions": ("Prescriptions", "rx-queue"),
 }
 
 

@@ -187,7 +187,9 @@ def test_rekey_moves_every_row_to_the_new_key(
 
     from clinic_app import cli
     from clinic_app.db import session_scope
-    from clinic_app.services import chart
+    from clinic_app.services import chart, prescriptions
+    from models import Prescription
+    from models.base import utcnow
     from tests.conftest import clear_app_caches
 
     with session_scope() as session:
@@ -197,6 +199,20 @@ def test_rekey_moves_every_row_to_the_new_key(
         doctor = Actor(user.id, membership.clinic_id, membership.role, user.full_name, user.email)
         maria = session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00001")).one()
         chart.add_allergy(session, actor=doctor, patient_id=maria.id, substance="Latex")
+        # A signed prescription: its content is immutable, yet it moves to the new key.
+        signed = Prescription(
+            clinic_id=doctor.clinic_id,
+            number="RX-2026-09999",
+            patient_id=maria.id,
+            doctor_user_id=doctor.user_id,
+            items=[{"name": "amoxicillin", "strength": "500 mg"}],
+            pii_key_id="k0",
+        )
+        session.add(signed)
+        session.flush()
+        signed.content_hash = prescriptions.content_hash(signed)
+        signed.status, signed.signed_at = "signed", utcnow()
+        session.add(signed)
     new_key = base64.b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("CLINIC_PII_KEYS", f"k1:{new_key}")
     clear_app_caches()
@@ -206,6 +222,11 @@ def test_rekey_moves_every_row_to_the_new_key(
         assert raw and all(key == "k1" and name.startswith("k1:") for name, key in raw)
         substance = session.execute(sa.text("SELECT substance FROM allergies")).scalar_one()
         assert substance.startswith("k1:")
+        items, key = session.execute(sa.text("SELECT items, pii_key_id FROM prescriptions")).one()
+        assert items.startswith("k1:") and key == "k1"
+        rekeyed = session.exec(select(Prescription)).one()
+        assert rekeyed.items[0]["name"] == "amoxicillin"
+        assert prescriptions.content_hash(rekeyed) == rekeyed.content_hash
         assert (
             session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00001")).one().given_name
             == "Maria"
