@@ -97,6 +97,22 @@ def cmd_create_clinic(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_super_admin(args: argparse.Namespace) -> int:
+    """Make a user an installation admin (or take it back): the web console's only door."""
+    from clinic_app.db import session_scope
+    from clinic_app.errors import AppError
+    from clinic_app.services.clinics import set_super_admin
+
+    try:
+        with session_scope() as session:
+            set_super_admin(session, email=args.email, granted=not args.revoke)
+    except AppError as exc:
+        return _fail(exc.message)
+    what = "is no longer" if args.revoke else "is now"
+    _print(f"{args.email} {what} an installation admin (console: /installation)")
+    return 0
+
+
 def cmd_rekey(_args: argparse.Namespace) -> int:
     """Re-encrypt patient data with the first key of CLINIC_PII_KEYS (after a rotation)."""
     from clinic_app.db import session_scope
@@ -427,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     create.set_defaults(func=cmd_create_clinic)
+    super_admin = sub.add_parser(
+        "super-admin", help="grant (or --revoke) the installation console to an existing user"
+    )
+    super_admin.add_argument("email")
+    super_admin.add_argument("--revoke", action="store_true")
+    super_admin.set_defaults(func=cmd_super_admin)
     sub.add_parser(
         "rekey", help="re-encrypt patient data with the current key (after rotating keys)"
     ).set_defaults(func=cmd_rekey)

@@ -13,6 +13,7 @@ from pages.bench_counter import bench_counter_page
 from pages.calendar import calendar_page
 from pages.chart import chart_page
 from pages.index import index_page
+from pages.installation import installation_page
 from pages.login import login_page
 from pages.patients import patients_page
 from pages.portal import portal_login_page, portal_page
@@ -28,6 +29,7 @@ from state.audit import AuditState
 from state.base import AppState, handle_backend_exception
 from state.calendar import CalendarState
 from state.chart import ChartState
+from state.installation import InstallationState
 from state.login import LoginState
 from state.patients import PatientsState
 from state.portal import PortalState
@@ -78,6 +80,7 @@ PAGES = (
     ("/audit", "Audit log", audit_page, AuditState.load),
     ("/account", "My account", account_page, AccountState.load),
     ("/system", "System", system_page, SystemState.load),
+    ("/installation", "Installation", installation_page, InstallationState.load),
 )
 for route, title, component, guard in PAGES:
     app.add_page(

@@ -63,6 +63,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "audit": "audit:read",
     "account": "account:self",
     "system": "system:read",
+    "installation": "installation:manage",
 }
 
 HEALTH_INTERVAL_SECONDS = 15.0

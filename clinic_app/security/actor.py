@@ -17,3 +17,5 @@ class Actor:
     session_id: uuid.UUID | None = None
     # Portal actors (role ``patient``): the one patient record they may see.
     patient_id: uuid.UUID | None = None
+    # The installation's operator (``users.is_super_admin``): manages clinics, never their data.
+    is_super_admin: bool = False

@@ -10,6 +10,8 @@ from clinic_app.errors import Forbidden
 from clinic_app.security.actor import Actor
 from models.identity import ROLES
 
+# Not a membership role: a flag on the user (``users.is_super_admin``) for the installation.
+SUPER_ADMIN = "super_admin"
 CLINICAL = frozenset({"doctor", "nurse", "clinic_admin"})
 FRONT_DESK = frozenset({"receptionist", "clinic_admin"})
 STAFF = frozenset(
@@ -59,10 +61,13 @@ MATRIX: dict[str, frozenset[str]] = {
     "portal:self": frozenset({"patient"}),
     # Operations (issue 12): queues, workers, failed jobs, dependency health.
     "system:read": frozenset({"clinic_admin"}),
+    # The installation console: clinics (tenants) and their first admins; no clinic data.
+    "installation:manage": frozenset({SUPER_ADMIN}),
 }
 
 
-ALL_ROLES = ROLES  # display order of the matrix page: staff roles, then the portal
+# Display order of the matrix page: staff roles, the portal, the installation operator.
+ALL_ROLES = (*ROLES, SUPER_ADMIN)
 
 
 def matrix_rows() -> list[tuple[str, list[bool]]]:
@@ -73,7 +78,8 @@ def matrix_rows() -> list[tuple[str, list[bool]]]:
 def can(actor: Actor, permission: str) -> bool:
     if permission not in MATRIX:
         raise KeyError(f"unknown permission {permission!r}")
-    return actor.role in MATRIX[permission]
+    allowed = MATRIX[permission]
+    return actor.role in allowed or (actor.is_super_admin and SUPER_ADMIN in allowed)
 
 
 def require(actor: Actor, permission: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import cast
 
 from redis.exceptions import RedisError
 
@@ -39,7 +40,7 @@ def hit(scope: str, subject: str, *, limit: int, window_seconds: int) -> bool:
 def exceeded(scope: str, subject: str, *, limit: int) -> bool:
     """True when the current window already holds ``limit`` counted attempts (nothing counted)."""
     try:
-        count = get_redis().get(_key(scope, subject))
+        count = cast("bytes | None", get_redis().get(_key(scope, subject)))
     except RedisError:
         logger.warning("rate limit not checked: Redis unavailable (%s)", scope)
         return False

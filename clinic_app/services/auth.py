@@ -52,6 +52,7 @@ ROLE_LABELS = {
     "lab_tech": "Lab technician",
     "accountant": "Accountant",
     "patient": "Patient",
+    "super_admin": "Installation admin",
 }
 
 
@@ -381,7 +382,7 @@ def actor_for_token(session: Session, *, token: str | None) -> Actor:
     active = sessions.resolve(session, token=token, kind="staff")
     # Columns, not entities: this runs on every event, so it stays one small indexed query.
     row = session.exec(
-        select(User.full_name, User.email, Membership.role)
+        select(User.full_name, User.email, Membership.role, User.is_super_admin)
         .join(Membership, col(Membership.user_id) == col(User.id))
         .join(Clinic, col(Clinic.id) == col(Membership.clinic_id))
         .where(
@@ -396,7 +397,7 @@ def actor_for_token(session: Session, *, token: str | None) -> Actor:
     ).first()
     if row is None:
         raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
-    full_name, email, role = row
+    full_name, email, role, is_super_admin = row
     return Actor(
         user_id=active.user_id,
         clinic_id=active.clinic_id,
@@ -404,6 +405,7 @@ def actor_for_token(session: Session, *, token: str | None) -> Actor:
         full_name=full_name,
         email=email,
         session_id=active.id,
+        is_super_admin=bool(is_super_admin),
     )
 
 

@@ -376,8 +376,9 @@ def record_vitals(
         encounter_id=open_encounter_id(session, actor, patient.id),
         created_by=actor.user_id,
         updated_by=actor.user_id,
-        **{k: (int(v) if k in integers else v) for k, v in parsed.items()},
     )
+    for name, value in parsed.items():
+        setattr(vitals, name, int(value) if name in integers else value)
     session.add(vitals)
     session.flush()
     _audit_write(session, actor, "vitals.create", "vital_signs", vitals.id)

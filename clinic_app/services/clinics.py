@@ -11,15 +11,17 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from clinic_app import audit
 from clinic_app.errors import AppError
+from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.passwords import check_password_policy, hash_password
 from clinic_app.security.permissions import require
 from clinic_app.timeutil import zone_named
-from models import Branch, Clinic, Membership, User
+from models import Branch, Clinic, Membership, Patient, User
+from models.base import utcnow
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 
@@ -122,3 +124,130 @@ def add_branch(session: Session, *, actor: Actor, name: str, address: str, phone
         after={"name": name},
     )
     session.flush()
+
+
+# ---- the installation console (super admins) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicRow:
+    name: str
+    slug: str
+    timezone: str
+    staff: int
+    patients: int
+    created: str
+    active: bool
+
+
+def list_clinics(session: Session, *, actor: Actor) -> list[ClinicRow]:
+    """Every clinic of the installation with head counts (no clinic data beyond that)."""
+    require(actor, "installation:manage")
+    staff = dict(
+        session.exec(
+            select(Membership.clinic_id, func.count())
+            .where(Membership.role != "patient", col(Membership.deleted_at).is_(None))
+            .group_by(col(Membership.clinic_id))
+        ).all()
+    )
+    patients = dict(
+        session.exec(
+            select(Patient.clinic_id, func.count())
+            .where(col(Patient.deleted_at).is_(None))
+            .group_by(col(Patient.clinic_id))
+        ).all()
+    )
+    clinics = session.exec(select(Clinic).order_by(col(Clinic.name))).all()
+    return [
+        ClinicRow(
+            name=c.name,
+            slug=c.slug,
+            timezone=c.timezone,
+            staff=int(staff.get(c.id, 0)),
+            patients=int(patients.get(c.id, 0)),
+            created=c.created_at.strftime("%Y-%m-%d"),
+            active=c.deleted_at is None,
+        )
+        for c in clinics
+    ]
+
+
+def create_clinic_as(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    slug: str,
+    timezone: str,
+    admin_email: str,
+    admin_name: str,
+    admin_password: str,
+) -> uuid.UUID:
+    """``create_clinic`` from the installation console, audited under the super admin."""
+    require(actor, "installation:manage")
+    clinic_id = create_clinic(
+        session,
+        name=name,
+        slug=slug,
+        timezone=timezone,
+        admin_email=admin_email,
+        admin_name=admin_name,
+        admin_password=admin_password,
+    )
+    audit.record(
+        session,
+        action="installation.clinic_create",
+        actor_user_id=actor.user_id,
+        clinic_id=clinic_id,
+        entity_type="clinic",
+        entity_id=clinic_id,
+        after={"slug": slug.strip().lower(), "admin": admin_email.strip().lower()},
+    )
+    return clinic_id
+
+
+def set_clinic_active(session: Session, *, actor: Actor, slug: str, active: bool) -> None:
+    """Suspend a clinic (its people can no longer sign in; nothing is deleted) or resume it."""
+    require(actor, "installation:manage")
+    clinic = session.exec(select(Clinic).where(Clinic.slug == str(slug))).first()
+    if clinic is None:
+        raise AppError("NOT_FOUND", "Clinic was not found.")
+    if clinic.id == actor.clinic_id and not active:
+        raise AppError("OWN_CLINIC", "You cannot suspend the clinic you are signed in to.")
+    if (clinic.deleted_at is None) == active:
+        return
+    clinic.deleted_at = None if active else utcnow()
+    clinic.version += 1
+    session.add(clinic)
+    if not active:
+        revoked = session.exec(
+            select(Membership.user_id).where(Membership.clinic_id == clinic.id)
+        ).all()
+        for user_id in set(revoked):
+            sessions.revoke_user_sessions(session, user_id=user_id, reason="clinic suspended")
+    audit.record(
+        session,
+        action="installation.clinic_" + ("resume" if active else "suspend"),
+        actor_user_id=actor.user_id,
+        clinic_id=clinic.id,
+        entity_type="clinic",
+        entity_id=clinic.id,
+    )
+
+
+def set_super_admin(session: Session, *, email: str, granted: bool) -> None:
+    """The ``clinic super-admin`` command: only the server's operator makes installation admins."""
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        raise AppError("NOT_FOUND", f"No user with the email {email!r}.")
+    user.is_super_admin = granted
+    session.add(user)
+    sessions.revoke_user_sessions(session, user_id=user.id, reason="installation role change")
+    audit.record(
+        session,
+        action="installation.super_admin_" + ("grant" if granted else "revoke"),
+        actor_user_id=None,
+        clinic_id=None,
+        entity_type="user",
+        entity_id=user.id,
+    )

@@ -131,7 +131,7 @@ def parse_frequency(code: str, *, max_per_day: int | None = None) -> Frequency:
             raise AppError("VALIDATION", "Every N hours needs N to divide a day (e.g. q6h, q8h).")
         return Frequency(code, Decimal(24) / Decimal(hours))
     if _PATTERN.match(code):
-        total = sum(Decimal(part) for part in code.split("-"))
+        total = sum((Decimal(part) for part in code.split("-")), Decimal(0))
         if total <= 0:
             raise AppError("VALIDATION", "The dosing pattern gives no dose in a day.")
         return Frequency(code, total)

@@ -155,7 +155,7 @@ def _name_matches(
         token_of[pii.blind("name_prefix", token)] = index
     whole = {pii.blind("name", token) for token in tokens}
     token_index = case(
-        *[(PatientSearchTerm.term_hash == h, i) for h, i in token_of.items()], else_=-1
+        *[(col(PatientSearchTerm.term_hash) == h, i) for h, i in token_of.items()], else_=-1
     )
     exact = func.sum(case((col(PatientSearchTerm.term_hash).in_(sorted(whole)), 1), else_=0))
     rows = session.exec(
@@ -233,7 +233,7 @@ def search_patients(
     if not scores:
         return []
     best = sorted(scores, key=lambda pid: -scores[pid])[:limit]
-    patients = session.exec(base.where(col(Patient.id).in_(best))).all()
+    patients = list(session.exec(base.where(col(Patient.id).in_(best))).all())
     phone = _phone_query(query)
     if phone:
         # The index holds the last 7 digits: keep those whose full number ends with the query.

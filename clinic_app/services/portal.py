@@ -247,7 +247,8 @@ def overview(session: Session, *, actor: Actor) -> PortalOverview:
         .limit(50)
     ).all()
     now = utcnow()
-    upcoming, past = [], []
+    upcoming: list[PortalAppointment] = []
+    past: list[PortalAppointment] = []
     for appointment, provider_name in rows:
         item = PortalAppointment(
             when=as_utc(appointment.starts_at).astimezone(zone).strftime("%a %d %b %Y, %H:%M"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
 from sqlalchemy.orm import attributes
 from sqlmodel import Session, col, or_, select
@@ -81,7 +82,7 @@ def rekey_chart(session: Session) -> int:
     for model, fields in ENCRYPTED_FIELDS.items():
         if model is Patient:
             continue
-        query = select(model)
+        query: Any = select(model)
         if model is Prescription:  # rows carry their key id: only those on an older key
             query = query.where(
                 or_(col(Prescription.pii_key_id).is_(None), Prescription.pii_key_id != current)

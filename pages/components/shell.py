@@ -39,6 +39,7 @@ NAV_ITEMS = (
     NavItem("admin", "Admin", "shield_check", "/admin"),
     NavItem("audit", "Audit log", "scroll_text", "/audit"),
     NavItem("system", "System", "activity", "/system"),
+    NavItem("installation", "Installation", "building_2", "/installation"),
 )
 
 

@@ -515,3 +515,57 @@ def test_create_clinic_and_branches_are_per_clinic(session: Session, demo: Clini
     assert [b.name for b in clinics.list_branches(session, actor=demo_admin)] == ["Main"]
     # The north admin sees only north's members.
     assert [m.email for m in users.list_members(session, actor=boss)] == ["boss@north.clinic"]
+
+
+# ---- the installation console (super admins) ----------------------------------------------
+
+
+def test_installation_admin_creates_suspends_and_resumes_clinics(
+    session: Session, demo: Clinic
+) -> None:
+    from clinic_app.services import clinics
+
+    admin = _login(session, "admin@demo.clinic")
+    _token, plain_admin = _signed_in(session, admin)
+    with pytest.raises(AppError) as refused:
+        clinics.list_clinics(session, actor=plain_admin)
+    assert refused.value.code == "FORBIDDEN"  # a clinic admin is not the installation's
+
+    clinics.set_super_admin(session, email="admin@demo.clinic", granted=True)
+    with pytest.raises(AppError):  # granting revoked the old sessions: the role changed
+        auth.actor_for_token(session, token=_token)
+    _token, operator = _signed_in(session, _login(session, "admin@demo.clinic"))
+    assert operator.is_super_admin and operator.role == "clinic_admin"
+
+    clinics.create_clinic_as(
+        session,
+        actor=operator,
+        name="North Clinic",
+        slug="north",
+        timezone="Europe/Oslo",
+        admin_email="boss@north.clinic",
+        admin_name="Nora North",
+        admin_password="a long enough password",
+    )
+    rows = {row.slug: row for row in clinics.list_clinics(session, actor=operator)}
+    assert rows["demo"].staff == 5 and rows["demo"].patients == 3
+    assert (rows["north"].staff, rows["north"].patients, rows["north"].active) == (1, 0, True)
+
+    boss = _login(session, "boss@north.clinic", password="a long enough password")
+    boss_token, _boss = _signed_in(session, boss)
+    clinics.set_clinic_active(session, actor=operator, slug="north", active=False)
+    with pytest.raises(AppError) as suspended:
+        auth.actor_for_token(session, token=boss_token)
+    assert suspended.value.code == "SESSION_EXPIRED"
+    assert not {r.slug: r for r in clinics.list_clinics(session, actor=operator)}["north"].active
+    with pytest.raises(AppError) as own:
+        clinics.set_clinic_active(session, actor=operator, slug="demo", active=False)
+    assert own.value.code == "OWN_CLINIC"
+    clinics.set_clinic_active(session, actor=operator, slug="north", active=True)
+    assert _login(session, "boss@north.clinic", "a long enough password").role == "clinic_admin"
+    assert {e.action for e in session.exec(select(AuditEvent)).all()} >= {
+        "installation.super_admin_grant",
+        "installation.clinic_create",
+        "installation.clinic_suspend",
+        "installation.clinic_resume",
+    }

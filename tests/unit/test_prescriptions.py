@@ -316,6 +316,25 @@ def test_access_per_persona_and_break_glass(session: Session, clinic: dict[str, 
     with pytest.raises(AppError) as other:
         prescriptions.portal_view(session, actor=portal, prescription_id=str(uuid.uuid4()))
     assert other.value.code == "NOT_FOUND"
+    # Another patient of the same clinic sees none of Maria's.
+    john = session.exec(select(Patient).where(Patient.mrn == "PAT-2026-00002")).one()
+    johns_portal = Actor(
+        uuid.uuid4(), portal.clinic_id, "patient", "John", "j@x", patient_id=john.id
+    )
+    assert prescriptions.portal_list(session, actor=johns_portal) == []
+    with pytest.raises(AppError) as not_his:
+        prescriptions.portal_view(session, actor=johns_portal, prescription_id=rx_id)
+    assert not_his.value.code == "NOT_FOUND"
+    # A doctor of another clinic cannot even find it.
+    stranger = Actor(uuid.uuid4(), uuid.uuid4(), "doctor", "Dr. Elsewhere", "e@x")
+    with pytest.raises(AppError) as elsewhere:
+        prescriptions.view(session, actor=stranger, prescription_id=rx_id)
+    assert elsewhere.value.code == "NOT_FOUND"
+    # A doctor of the clinic without a visit needs break-glass too.
+    other_doctor = Actor(uuid.uuid4(), portal.clinic_id, "doctor", "Dr. Other", "o@x")
+    with pytest.raises(AppError) as no_visit:
+        prescriptions.view(session, actor=other_doctor, prescription_id=rx_id)
+    assert no_visit.value.code == "BREAK_GLASS_REQUIRED"
 
 
 def test_documents_carry_the_content_and_a_verifiable_qr(

@@ -393,6 +393,7 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
         audit,
         calendar,
         chart,
+        installation,
         portal,
         prescriptions,
         records,
@@ -431,6 +432,7 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
         scribe.ScribeState,
         records.RecordsState,
         prescriptions.PrescriptionsState,
+        installation.InstallationState,
     ]
     for state_cls in states:
         handlers: dict[str, Any] = getattr(state_cls, "event_handlers")  # noqa: B009
@@ -497,6 +499,7 @@ PAGE_LOADS = [
     ("audit", "state.audit", "AuditState"),
     ("account", "state.account", "AccountState"),
     ("system", "state.system", "SystemState"),
+    ("installation", "state.installation", "InstallationState"),
 ]
 TARGET_EMAIL = "target@demo.clinic"
 
@@ -692,6 +695,7 @@ def _every_guarded_handler() -> list[tuple[type, str, str, dict[str, Any]]]:
         audit,
         calendar,
         chart,
+        installation,
         patients,
         prescriptions,
         records,
@@ -701,7 +705,7 @@ def _every_guarded_handler() -> list[tuple[type, str, str, dict[str, Any]]]:
     )
 
     modules = (account, admin, audit, calendar, chart, patients, prescriptions, records, scribe)
-    modules += (system, worklist)
+    modules += (system, worklist, installation)
     found = []
     for module in modules:
         for state_cls in vars(module).values():
