@@ -82,6 +82,7 @@ def _new_clinic() -> rx.Component:
             ),
             on_submit=S.create_clinic,
             reset_on_submit=False,
+            id="new-clinic-form",
         ),
         size="3",
     )

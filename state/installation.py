@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import reflex as rx
+from reflex.event import EventSpec
 
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
@@ -35,7 +36,7 @@ class InstallationState(AppState):
         self.clinics = [dataclasses.asdict(row) for row in rows]
 
     @rx.event
-    def create_clinic(self, form: dict[str, Any]) -> None:
+    def create_clinic(self, form: dict[str, Any]) -> EventSpec | None:
         actor = self._require("installation:manage")
         self.form_error = self.saved = ""
         values = {k: str(form.get(k) or "")[:254] for k in (
@@ -47,9 +48,10 @@ class InstallationState(AppState):
             if exc.code == "FORBIDDEN":
                 raise
             self.form_error = exc.message
-            return
+            return None  # the form keeps what was typed
         self.saved = f"Clinic {values['name']} created; {values['admin_email']} can sign in."
         self._reload(actor)
+        return rx.call_script("document.getElementById('new-clinic-form')?.reset()")
 
     @rx.event
     def set_active(self, slug: str, active: bool) -> None:
