@@ -133,6 +133,20 @@ class Settings(BaseSettings):
         le=60,
         description="How long a re-entered password/TOTP allows signing reports and prescriptions.",
     )
+    speech_engine: str = Field(
+        default="local",
+        pattern="^(local|google)$",
+        description="Transcription engine: `local` (Whisper base on the CPU, offline) or `google`.",
+    )
+    speech_language: str = Field(
+        default="en", max_length=16, description="Language of consultations (Whisper code)."
+    )
+    scribe_upload_max_mb: int = Field(
+        default=500,
+        ge=1,
+        le=4096,
+        description="Largest recording that may be uploaded or recorded.",
+    )
 
     @field_validator("database_url")
     @classmethod

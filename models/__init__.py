@@ -36,8 +36,20 @@ from models.scheduling import (
     SchedulingPolicy,
     VisitType,
 )
+from models.scribe import (
+    CONSENT_METHODS,
+    SESSION_STATUSES,
+    AudioChunk,
+    ConsultationSession,
+    Transcription,
+)
 
 __all__ = [
+    "CONSENT_METHODS",
+    "SESSION_STATUSES",
+    "AudioChunk",
+    "ConsultationSession",
+    "Transcription",
     "PRESCRIPTION_STATUSES",
     "AccessGrant",
     "Medication",

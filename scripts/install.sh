@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 log() { printf '[install] %s\n' "$*"; }
 
-APT_PACKAGES=(redis-server chromium chromium-driver postgresql-client nginx fonts-dejavu-core)
+APT_PACKAGES=(redis-server chromium chromium-driver postgresql-client nginx fonts-dejavu-core espeak-ng sox)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

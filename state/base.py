@@ -56,7 +56,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "worklist": "appointment:read",
     "patients": "patient:list",
     "chart": "patient:read_phi",
-    "scribe": "patient:read_phi",
+    "scribe": "scribe:record",
     "records": "patient:read_phi",
     "prescriptions": "prescription:read",
     "admin": "admin:access",

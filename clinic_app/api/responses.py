@@ -28,6 +28,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "UPLOAD_TYPE": 415,
     "UPLOAD_INCOMPLETE": 409,
     "CHUNK_CONFLICT": 409,
+    "CHUNKS_MISSING": 409,
+    "CONSENT_REQUIRED": 409,
+    "CHUNK_SIZE": 413,
+    "RECORDING_TOO_LONG": 413,
 }
 
 # Details of these codes name internal things (storage keys, backend reasons): keep them in logs.

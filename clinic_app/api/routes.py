@@ -1,4 +1,4 @@
-"""HTTP routes mounted on the Reflex backend (health, downloads, uploads)."""
+"""HTTP routes mounted on the Reflex backend (health, downloads, uploads, scribe audio)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from clinic_app.api import appointment_links, downloads, health, metrics, sessions, uploads
+from clinic_app.api import (
+    appointment_links,
+    downloads,
+    health,
+    metrics,
+    scribe,
+    sessions,
+    uploads,
+)
 from clinic_app.api.security_headers import SecurityHeadersMiddleware
 
 
@@ -23,6 +31,9 @@ def build_api() -> Starlette:
         Route("/api/uploads/{upload_id}", uploads.upload_status, methods=["GET"]),
         Route("/api/uploads/{upload_id}/chunks/{index:int}", uploads.put_chunk, methods=["PUT"]),
         Route("/api/uploads/{upload_id}/complete", uploads.complete_upload, methods=["POST"]),
+        Route("/api/scribe/{session_id}/chunks", scribe.chunk_status, methods=["GET"]),
+        Route("/api/scribe/{session_id}/chunks/{seq:int}", scribe.put_chunk, methods=["PUT"]),
+        Route("/api/scribe/{session_id}/finish", scribe.finish, methods=["POST"]),
         Route("/auth/session", sessions.complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sessions.sign_out, methods=["GET"]),
     ]

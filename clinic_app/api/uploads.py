@@ -1,8 +1,6 @@
 """HTTP routes of the chunked chart upload (``clinic_app/services/uploads.py``).
 
-Authenticated by the HttpOnly session cookie, re-validated on every request; state-changing
-requests must carry ``X-Requested-With: clinic`` (a header other sites cannot send without a
-CORS preflight this server never grants). Errors are the usual JSON ``{code, message, …}``.
+Authentication and the ``X-Requested-With: clinic`` rule: ``clinic_app/api/staff_requests.py``.
 
     POST /api/uploads                         {patient_id, filename, content_type, size, sha256}
     GET  /api/uploads/{id}                    → which chunks the server has (resume)
@@ -12,77 +10,20 @@ CORS preflight this server never grants). Errors are the usual JSON ``{code, mes
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
-from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from clinic_app.api.responses import app_error_response, error_response, new_correlation_id
-from clinic_app.db import session_scope
+from clinic_app.api.responses import error_response, new_correlation_id
+from clinic_app.api.staff_requests import read_json, run_as_staff
 from clinic_app.errors import AppError
-from clinic_app.observability import correlation_scope
-from clinic_app.security import sessions
-from clinic_app.security.actor import Actor
-from clinic_app.services import auth, uploads
+from clinic_app.services import uploads
 
-logger = logging.getLogger(__name__)
-CSRF_HEADER = "x-requested-with"
 MAX_BODY = uploads.MAX_CHUNK + 1024  # a chunk plus slack; the service checks the exact size
-
-
-def _run(request: Request, work: Callable[[Session, Actor], Any], *, write: bool) -> Response:
-    correlation_id = new_correlation_id()
-    with correlation_scope(correlation_id):
-        if write and request.headers.get(CSRF_HEADER) != "clinic":
-            return error_response(
-                "FORBIDDEN",
-                "Missing X-Requested-With header.",
-                status_code=403,
-                correlation_id=correlation_id,
-            )
-        try:
-            token = request.cookies.get(sessions.COOKIE_NAME)
-            with session_scope() as session:
-                actor = auth.actor_for_token(session, token=token)
-            with session_scope(clinic_id=actor.clinic_id) as session:
-                result = work(session, actor)
-        except AppError as exc:
-            if exc.code == "SESSION_EXPIRED":
-                return error_response(
-                    "NOT_SIGNED_IN", exc.message, status_code=401, correlation_id=correlation_id
-                )
-            return app_error_response(exc, correlation_id=correlation_id)
-        except SQLAlchemyError:
-            logger.exception("upload request failed")
-            return error_response(
-                "DATABASE_UNAVAILABLE",
-                "The database is not reachable right now. Try again; nothing was lost.",
-                status_code=503,
-                correlation_id=correlation_id,
-            )
-        body = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise AppError("VALIDATION", "The request body must be JSON.") from None
-    if not isinstance(data, dict):
-        raise AppError("VALIDATION", "The request body must be a JSON object.")
-    return data
 
 
 async def start_upload(request: Request) -> Response:
     try:
-        data = await _json(request)
+        data = await read_json(request)
         size = int(data.get("size") or 0)
         chunk_size = int(data.get("chunk_size") or 1024 * 1024)
     except (AppError, ValueError, TypeError) as exc:
@@ -90,7 +31,7 @@ async def start_upload(request: Request) -> Response:
         return error_response(
             "VALIDATION", message, status_code=400, correlation_id=new_correlation_id()
         )
-    return _run(
+    return run_as_staff(
         request,
         lambda session, actor: uploads.start(
             session,
@@ -108,7 +49,7 @@ async def start_upload(request: Request) -> Response:
 
 async def upload_status(request: Request) -> Response:
     upload_id = request.path_params["upload_id"]
-    return _run(
+    return run_as_staff(
         request,
         lambda session, actor: uploads.status(session, actor=actor, upload_id=upload_id),
         write=False,
@@ -128,7 +69,7 @@ async def put_chunk(request: Request) -> Response:
         )
     data = await request.body()
     checksum = request.headers.get("x-chunk-sha256", "")
-    return _run(
+    return run_as_staff(
         request,
         lambda session, actor: uploads.put_chunk(
             session, actor=actor, upload_id=upload_id, index=index, data=data, sha256=checksum
@@ -139,7 +80,7 @@ async def put_chunk(request: Request) -> Response:
 
 async def complete_upload(request: Request) -> Response:
     upload_id = request.path_params["upload_id"]
-    return _run(
+    return run_as_staff(
         request,
         lambda session, actor: uploads.complete(session, actor=actor, upload_id=upload_id),
         write=True,

@@ -50,6 +50,8 @@ MATRIX: dict[str, frozenset[str]] = {
     "prescription:create": frozenset({"doctor"}),
     "prescription:sign": frozenset({"doctor"}),
     "prescription:dispense": frozenset({"pharmacist"}),
+    # ---- Scribe (issue 8): the doctor records and transcribes their consultations ----
+    "scribe:record": frozenset({"doctor"}),
     # ---- Prescriptions (issue 11) ----
     # Reading is further scoped in the service: doctors see patients they have an encounter
     # with, pharmacists every signed prescription, everyone else only through break-glass.

