@@ -133,6 +133,14 @@ def _header() -> rx.Component:
                 spacing="2",
             ),
             rx.flex(
+                rx.cond(
+                    ChartState.user_role == "doctor",
+                    rx.link(
+                        rx.button(rx.icon("mic", size=14), "Record consultation", variant="soft"),
+                        href="/scribe?patient=" + ChartState.patient_ref,
+                        data_testid="chart-scribe",
+                    ),
+                ),
                 rx.link(
                     rx.button(rx.icon("pill", size=14), "Prescriptions", variant="soft"),
                     href="/prescriptions?patient=" + ChartState.patient_ref,

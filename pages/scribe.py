@@ -1,31 +1,326 @@
-"""``/scribe``: empty state until the Scribe issues build recording and drafting."""
+"""``/scribe``: record a consultation (consent first), then read its transcript."""
 
 from __future__ import annotations
 
-import reflex as rx
+from typing import Any, cast
 
-from pages.components.feedback import empty_state
+import reflex as rx
+from reflex.vars import ObjectVar
+
+from pages.components.feedback import alert, empty_state
 from pages.components.shell import page_header, shell
+from state.scribe import ScribeState as S
+
+
+def _sessions() -> rx.Component:
+    return rx.card(
+        rx.cond(
+            S.sessions.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Session", "Patient", "Started", "Status")
+                        ]
+                    )  # fmt: skip
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        S.sessions,
+                        lambda row: rx.table.row(
+                            rx.table.cell(
+                                rx.link(row["number"], href="/scribe?session=" + row["id"])
+                            ),
+                            rx.table.cell(row["patient"]),
+                            rx.table.cell(row["started"]),
+                            rx.table.cell(rx.badge(row["status_label"], variant="soft")),
+                            data_testid="scribe-session-row",
+                        ),
+                    )
+                ),
+                width="100%",
+            ),
+            empty_state(
+                "mic",
+                "No recorded consultations yet",
+                "Start from the worklist (a patient in consultation → Scribe) or from a "
+                "patient's chart (Record consultation).",
+                testid="scribe-empty",
+            ),
+        ),
+        size="3",
+    )
+
+
+def _consent() -> rx.Component:
+    return rx.card(
+        rx.form(
+            rx.flex(
+                rx.heading("Patient consent", size="4", as_="h2"),
+                rx.text(
+                    "Ask the patient whether the consultation may be recorded for the note. "
+                    "Recording cannot start without their consent.",
+                    size="2",
+                ),
+                rx.radio_group.root(
+                    rx.flex(
+                        rx.radio_group.item("Verbal", value="verbal"),
+                        rx.radio_group.item("Written form", value="written"),
+                        rx.radio_group.item("In the portal", value="portal"),
+                        spacing="4",
+                    ),
+                    name="method",
+                    default_value="verbal",
+                ),
+                rx.input(name="chief_complaint", placeholder="Reason for visit (optional)"),
+                alert(S.form_error, testid="scribe-error"),
+                rx.button(
+                    rx.icon("check", size=14),
+                    "The patient agrees to be recorded",
+                    type="submit",
+                    data_testid="scribe-consent",
+                ),
+                direction="column",
+                spacing="3",
+                align="start",
+            ),
+            on_submit=S.record_consent,
+            reset_on_submit=False,
+        ),
+        size="3",
+    )
+
+
+def _action(label: str, icon: str, action: str, **props: Any) -> rx.Component:
+    return rx.button(
+        rx.icon(icon, size=16),
+        label,
+        type="button",
+        hidden=True,
+        custom_attrs={"data-scribe-action": action},
+        data_testid=f"scribe-{action}",
+        size="3",
+        **props,
+    )
+
+
+def _recorder(view: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.card(
+        rx.flex(
+            rx.flex(
+                rx.text("", id="scribe-status", weight="medium", data_testid="scribe-status"),
+                rx.text(
+                    "00:00",
+                    id="scribe-elapsed",
+                    size="6",
+                    weight="bold",
+                    data_testid="scribe-elapsed",
+                    style={"font_variant_numeric": "tabular-nums"},
+                ),
+                justify="between",
+                align="center",
+            ),  # fmt: skip
+            rx.box(
+                rx.box(
+                    id="scribe-level",
+                    height="100%",
+                    width="0%",
+                    background=rx.color("grass", 9),
+                    transition="width 0.2s",
+                ),
+                height="8px",
+                width="100%",
+                background=rx.color("gray", 4),
+                border_radius="4px",
+                overflow="hidden",
+                aria_label="Microphone input level",
+            ),
+            rx.text(
+                "",
+                id="scribe-warning",
+                color_scheme="amber",
+                size="2",
+                role="alert",
+                data_testid="scribe-warning",
+            ),  # fmt: skip
+            rx.text(
+                "", id="scribe-pending", size="2", color_scheme="gray", data_testid="scribe-pending"
+            ),  # fmt: skip
+            rx.flex(
+                _action("Start recording", "mic", "start", color_scheme="red"),
+                _action("Pause", "pause", "pause", variant="soft"),
+                _action("Resume", "play", "resume", variant="soft"),
+                _action("Stop and transcribe", "square", "stop"),
+                _action("Finish upload", "upload", "finish"),
+                spacing="2",
+                wrap="wrap",
+            ),
+            rx.cond(
+                view["status"].to(str) == "in_progress",
+                rx.flex(
+                    rx.text(
+                        "Or upload a finished recording (wav, mp3, m4a, ogg, webm, flac):",
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                    rx.el.input(
+                        type="file",
+                        id="scribe-file",
+                        accept=".wav,.mp3,.m4a,.ogg,.webm,.flac,audio/*",
+                        aria_label="Upload a recording",
+                        data_testid="scribe-file",
+                    ),
+                    direction="column",
+                    spacing="1",
+                ),
+            ),  # fmt: skip
+            rx.button("refresh", id="scribe-refresh", on_click=S.refresh, display="none"),
+            direction="column",
+            spacing="3",
+            id="scribe-root",
+            custom_attrs={
+                "data-session": view["id"].to(str),
+                "data-consented": rx.cond(view["consented"].to(bool), "true", "false"),
+                "data-status": view["status"].to(str),
+            },
+        ),
+        size="3",
+    )
+
+
+def _segment(segment: ObjectVar[dict[str, str]]) -> rx.Component:
+    return rx.flex(
+        rx.code(segment["start"], size="1"),
+        rx.badge(
+            "Speaker ",
+            segment["speaker"],
+            color_scheme=rx.cond(segment["speaker"] == "A", "blue", "orange"),
+            variant="soft",
+        ),
+        rx.text(segment["text"], size="2"),
+        spacing="2",
+        align="start",
+        data_testid="scribe-segment",
+    )
+
+
+def _transcript(view: ObjectVar[dict[str, Any]]) -> rx.Component:
+    status = view["transcription_status"].to(str)
+    return rx.card(
+        rx.flex(
+            rx.heading("Transcript", size="4", as_="h2"),
+            rx.match(
+                status,
+                (
+                    "failed",
+                    rx.flex(
+                        alert(view["transcription_error"].to(str), testid="scribe-failed"),
+                        rx.button("Try again", on_click=S.retry, data_testid="scribe-retry"),
+                        direction="column",
+                        spacing="2",
+                        align="start",
+                    ),
+                ),
+                (
+                    "completed",
+                    rx.flex(
+                        rx.text(
+                            "Audio ",
+                            view["audio_length"].to(str),
+                            size="2",
+                            color_scheme="gray",
+                            data_testid="scribe-audio-seconds",
+                            custom_attrs={"data-ms": view["audio_ms"].to(str)},
+                        ),
+                        rx.foreach(S.segments, _segment),
+                        direction="column",
+                        spacing="2",
+                        data_testid="scribe-transcript",
+                    ),
+                ),
+                (
+                    "",
+                    rx.text(
+                        "The transcript appears here after the recording.",
+                        size="2",
+                        color_scheme="gray",
+                    ),
+                ),  # fmt: skip
+                rx.flex(
+                    rx.text(view["job_message"].to(str), size="2"),
+                    rx.progress(value=view["job_progress"].to(int), max=100),
+                    direction="column",
+                    spacing="2",
+                    data_testid="scribe-progress",
+                ),
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="3",
+    )
+
+
+def _session_view() -> rx.Component:
+    view = cast("ObjectVar[dict[str, Any]]", S.consultation)
+    return rx.flex(
+        rx.card(
+            rx.flex(
+                rx.flex(
+                    rx.heading(
+                        view["number"].to(str), size="5", as_="h2", data_testid="scribe-number"
+                    ),
+                    rx.badge(view["status_label"].to(str), variant="soft"),
+                    spacing="3",
+                    align="center",
+                ),  # fmt: skip
+                rx.text(view["patient_name"].to(str), " · ", view["patient_mrn"].to(str)),
+                rx.flex(
+                    rx.link("Open chart", href="/chart?patient=" + view["patient_id"].to(str)),
+                    rx.link(
+                        "Prescribe",
+                        href="/prescriptions?patient=" + view["patient_id"].to(str),
+                        data_testid="scribe-prescribe",
+                    ),
+                    spacing="4",
+                ),
+                direction="column",
+                spacing="2",
+            ),
+            size="3",
+        ),
+        rx.cond(
+            view["consented"].to(bool),
+            rx.fragment(),
+            rx.cond(view["status"].to(str) == "in_progress", _consent()),
+        ),
+        rx.cond(view["consented"].to(bool), _recorder(view)),
+        _transcript(view),
+        rx.script(src="/scribe_recorder.js"),
+        direction="column",
+        spacing="4",
+    )
 
 
 def scribe_page() -> rx.Component:
     return shell(
         "scribe",
-        page_header("Scribe", "Record the consultation; get a drafted note to review and sign."),
-        rx.card(
-            empty_state(
-                "mic",
-                "The AI scribe will live here",
-                "Start a recording in the browser during the consultation. The audio is "
-                "transcribed and a note is drafted for you to review, edit and sign.",
-                bullets=[
-                    "Record in the browser — uploads resume if the connection drops",
-                    "Transcript with speakers, then a drafted note with its evidence",
-                    "Review, sign and file the note as a DOCX in the patient's record",
-                ],
-                footnote="Runs on this server with the offline engines by default.",
-                testid="scribe-empty",
+        page_header(
+            "Scribe",
+            "Record the consultation in the browser; the transcript is made on this server.",
+            rx.cond(
+                S.has_session, rx.link(rx.button("All sessions", variant="soft"), href="/scribe")
             ),
-            size="3",
-        ),
+        ),  # fmt: skip
+        rx.cond(
+            S.missing,
+            empty_state(
+                "search_x",
+                "Session not found",
+                "It does not exist or is not yours.",
+                testid="scribe-missing",
+            ),
+            rx.cond(S.has_session, _session_view(), _sessions()),
+        ),  # fmt: skip
     )

@@ -96,6 +96,15 @@ def _appointment(item: ObjectVar[dict[str, Any]]) -> rx.Component:
                         aria_label=action["label"] + " " + item["patient_name"].to(str),
                     ),
                 ),
+                rx.cond(
+                    (item["status"].to(str) == "in_consultation")
+                    & (WorklistState.user_role == "doctor"),
+                    rx.link(
+                        rx.button(rx.icon("mic", size=14), "Scribe", size="1", variant="soft"),
+                        href="/scribe?appointment=" + item["id"].to(str),
+                        data_testid="worklist-scribe",
+                    ),
+                ),
                 spacing="1",
             ),
             align="center",

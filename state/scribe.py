@@ -1,13 +1,129 @@
-"""Scribe page state. The page is an empty state until its issue lands; only the guard runs."""
+"""Scribe page state: the doctor's sessions, consent, and the transcript of one session.
+
+``/scribe?appointment=<id>`` (from the worklist) or ``?patient=<id>`` (a walk-in, from the
+chart) opens or reuses the doctor's session and goes to ``?session=<id>``. Recording itself runs
+in the browser (``assets/scribe_recorder.js``) straight against the audio routes.
+"""
 
 from __future__ import annotations
 
-import reflex as rx
+import asyncio
+from typing import Any
 
+import reflex as rx
+from reflex.event import EventSpec
+
+from clinic_app.db import session_scope
+from clinic_app.errors import AppError
+from clinic_app.security.actor import Actor
+from clinic_app.services import scribe
 from state.base import AppState
+
+WATCH_SECONDS = 15 * 60
 
 
 class ScribeState(AppState):
+    sessions: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    consultation: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
+    segments: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    missing: rx.Field[bool] = rx.field(False)
+    form_error: rx.Field[str] = rx.field("")
+    _session_id: str = ""
+
+    @rx.var
+    def has_session(self) -> bool:
+        return bool(self.consultation)
+
+    @rx.var
+    def transcribing(self) -> bool:
+        return self.consultation.get("transcription_status") in ("pending", "processing")
+
     @rx.event
-    def load(self) -> None:
-        self._guard_page("scribe")
+    def load(self) -> EventSpec | None:
+        actor = self._guard_page("scribe")
+        if actor is None:
+            return None
+        params = self.router.page.params
+        appointment = str(params.get("appointment") or "")[:64]
+        patient = str(params.get("patient") or "")[:64]
+        self.form_error = ""
+        if appointment or patient:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                new_id = scribe.start_session(
+                    session, actor=actor, patient_id=patient, appointment_id=appointment
+                )
+            return rx.redirect(f"/scribe?session={new_id}", replace=True)
+        self._session_id = str(params.get("session") or "")[:64]
+        self._refresh(actor)
+        return ScribeState.watch_transcription if self.transcribing else None
+
+    def _refresh(self, actor: Actor) -> None:
+        # Immediate: the view reads, then writes its audit row, while the worker writes the
+        # transcript; on SQLite a deferred read→write transaction would fail with "busy" at once.
+        with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
+            if not self._session_id:
+                self.consultation, self.segments, self.missing = {}, [], False
+                self.sessions = scribe.my_sessions(session, actor=actor)
+                return
+            try:
+                data = scribe.view(session, actor=actor, session_id=self._session_id)
+            except AppError as exc:
+                if exc.code != "NOT_FOUND":
+                    raise
+                self.consultation, self.segments, self.missing = {}, [], True
+                return
+        self.missing = False
+        self.segments = data.pop("segments")
+        self.consultation = data
+
+    @rx.event
+    def record_consent(self, form: dict[str, Any]) -> None:
+        actor = self._require("scribe:record")
+        self.form_error = ""
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                scribe.record_consent(
+                    session,
+                    actor=actor,
+                    session_id=self._session_id,
+                    method=str(form.get("method") or "")[:12],
+                    chief_complaint=str(form.get("chief_complaint") or "")[:300],
+                )
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            self.form_error = exc.message
+            return
+        self._refresh(actor)
+
+    @rx.event
+    def refresh(self) -> EventSpec | None:
+        """The recorder finished uploading: show the transcription as it runs."""
+        self._refresh(self._require("scribe:record"))
+        return ScribeState.watch_transcription if self.transcribing else None
+
+    @rx.event
+    def retry(self) -> EventSpec | None:
+        actor = self._require("scribe:record")
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                scribe.retry_transcription(session, actor=actor, session_id=self._session_id)
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            self.form_error = exc.message
+            return None
+        self._refresh(actor)
+        return ScribeState.watch_transcription
+
+    @rx.event(background=True)
+    async def watch_transcription(self) -> None:
+        """Progress from the worker's job row, once a second, until the transcript is in."""
+        for _ in range(WATCH_SECONDS):
+            await asyncio.sleep(1)
+            async with self:
+                if not self.has_session:
+                    return
+                self._refresh(self._require("scribe:record"))
+                if not self.transcribing:
+                    return

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from clinic_app import audit, jobs
 from clinic_app.errors import AppError, NotFound
@@ -29,6 +29,7 @@ from models import (
     Appointment,
     AudioChunk,
     ConsultationSession,
+    Medication,
     Patient,
     PatientMedication,
     Transcription,
@@ -338,8 +339,10 @@ def _latest_transcription(session: Session, session_id: uuid.UUID) -> Transcript
     ).first()
 
 
-def context_prompt(session: Session, *, row: ConsultationSession) -> str:
-    """Words the engine should expect: the patient's medicines and allergies (biasing)."""
+def context_prompt(session: Session, *, row: ConsultationSession, limit: int = 700) -> str:
+    """Words the engine should expect (context biasing): the patient's medicines and allergies
+    first, then the catalog's generics — those with the most products first, as a stand-in for
+    "commonly prescribed" — as far as Whisper's short prompt allows."""
     meds = session.exec(
         select(PatientMedication).where(
             PatientMedication.patient_id == row.patient_id,
@@ -357,7 +360,26 @@ def context_prompt(session: Session, *, row: ConsultationSession) -> str:
         parts.append("Medications: " + ", ".join(m.name for m in meds[:30]) + ".")
     if allergies:
         parts.append("Allergies: " + ", ".join(a.substance for a in allergies[:20]) + ".")
-    return " ".join(parts)[:600]
+    common = session.exec(
+        select(Medication.generic_name)
+        .where(
+            or_(col(Medication.clinic_id).is_(None), Medication.clinic_id == row.clinic_id),
+            col(Medication.generic_name).not_like("% %"),  # single-word generics read best
+        )
+        .group_by(col(Medication.generic_name))
+        .order_by(func.count().desc(), col(Medication.generic_name))
+        .limit(80)
+    ).all()
+    prompt = " ".join(parts)
+    words: list[str] = []
+    for name in common:
+        candidate = f"{prompt} Other medicines: {', '.join([*words, name])}."
+        if len(candidate) > limit:
+            break
+        words.append(name)
+    if words:
+        prompt = f"{prompt} Other medicines: {', '.join(words)}.".strip()
+    return prompt[:limit]
 
 
 # ---- views ---------------------------------------------------------------------------------
@@ -399,14 +421,19 @@ def view(session: Session, *, actor: Actor, session_id: str) -> dict[str, Any]:
         "job_message": str(job["message"] or "") if job else "",
         "segments": [
             {
-                "start": f"{s['start_ms'] // 60000:02d}:{s['start_ms'] // 1000 % 60:02d}",
+                "start": _clock(int(s["start_ms"])),
                 "speaker": s.get("speaker", ""),
                 "text": s["text"],
             }
             for s in (transcription.segments if transcription else [])
         ],
-        "audio_seconds": (transcription.audio_ms or 0) // 1000 if transcription else 0,
+        "audio_ms": (transcription.audio_ms or 0) if transcription else 0,
+        "audio_length": _clock((transcription.audio_ms or 0) if transcription else 0),
     }
+
+
+def _clock(ms: int) -> str:
+    return f"{ms // 60000}:{ms // 1000 % 60:02d}"
 
 
 def my_sessions(session: Session, *, actor: Actor, limit: int = 20) -> list[dict[str, str]]:
