@@ -395,7 +395,50 @@
       else if (st.phase && el.dataset.phase !== st.phase) phase(st.phase); // re-rendered
     }
   }).observe(document.documentElement, { childList: true, subtree: true });
+  // ---- the transcript player ---------------------------------------------------------------
+  // The recording is fetched once through its short-lived link and played from memory, so
+  // seeking works and the link is not reused. Click a segment to play from its start; the
+  // playing segment is marked; Alt+K plays/pauses, Alt+J goes back 5 seconds.
+  async function loadAudio(url) {
+    const audio = $("scribe-audio");
+    if (!audio) return;
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) {
+      warn("The recording could not be loaded; try again.");
+      return;
+    }
+    audio.src = URL.createObjectURL(await response.blob());
+    audio.hidden = false;
+    audio.ontimeupdate = () => {
+      const ms = audio.currentTime * 1000;
+      document.querySelectorAll("[data-segment-start]").forEach((el) => {
+        const on = ms >= Number(el.dataset.segmentStart) && ms < Number(el.dataset.segmentEnd);
+        el.dataset.playing = on ? "true" : "false";
+        el.style.background = on ? "var(--accent-3)" : "";
+      });
+    };
+    await audio.play().catch(() => {});
+  }
+  document.addEventListener("click", (event) => {
+    const seg = event.target.closest("[data-segment-start]");
+    const audio = $("scribe-audio");
+    if (!seg || !audio || !audio.src || event.target.closest("button, textarea, input")) return;
+    audio.currentTime = Number(seg.dataset.segmentStart) / 1000;
+    audio.play().catch(() => {});
+  });
+  document.addEventListener("keydown", (event) => {
+    const audio = $("scribe-audio");
+    if (!audio || !audio.src || !event.altKey) return;
+    if (event.key === "k" || event.key === "K") {
+      audio.paused ? audio.play() : audio.pause();
+      event.preventDefault();
+    } else if (event.key === "j" || event.key === "J") {
+      audio.currentTime = Math.max(0, audio.currentTime - 5);
+      event.preventDefault();
+    }
+  });
+
   // For tests and support: how much audio this tab recorded.
   const recordedMs = () => st.elapsedBefore + (st.startedAt ? Date.now() - st.startedAt : 0);
-  window.ClinicScribe = { attach, pump, finish, waiting, recordedMs };
+  window.ClinicScribe = { attach, pump, finish, waiting, recordedMs, loadAudio };
 })();

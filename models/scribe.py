@@ -88,6 +88,11 @@ class Transcription(SQLModel, table=True):
     segments: list[dict[str, Any]] = Field(default_factory=list, sa_type=EncryptedJSON)
     text: str | None = Field(default=None, sa_type=EncryptedText)
     original_text: str | None = Field(default=None, sa_type=EncryptedText)  # never overwritten
+    # Each edit: {"segment", "before", "after", "note", "by", "at"}; the segments hold the result.
+    corrections: list[dict[str, Any]] | None = Field(
+        default_factory=list, sa_type=EncryptedJSON, nullable=True
+    )
+    manually_corrected: bool = Field(default=False)
     confidence: float | None = Field(default=None)
     word_count: int = Field(default=0)
     char_count: int = Field(default=0)

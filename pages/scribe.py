@@ -106,35 +106,42 @@ def _action(label: str, icon: str, action: str, **props: Any) -> rx.Component:
 
 
 def _recorder(view: ObjectVar[dict[str, Any]]) -> rx.Component:
+    live = (view["status"].to(str) == "in_progress") | (view["status"].to(str) == "paused")
     return rx.card(
         rx.flex(
             rx.flex(
                 rx.text("", id="scribe-status", weight="medium", data_testid="scribe-status"),
-                rx.text(
-                    "00:00",
-                    id="scribe-elapsed",
-                    size="6",
-                    weight="bold",
-                    data_testid="scribe-elapsed",
-                    style={"font_variant_numeric": "tabular-nums"},
+                rx.cond(
+                    live,
+                    rx.text(
+                        "00:00",
+                        id="scribe-elapsed",
+                        size="6",
+                        weight="bold",
+                        data_testid="scribe-elapsed",
+                        style={"font_variant_numeric": "tabular-nums"},
+                    ),
                 ),
                 justify="between",
                 align="center",
-            ),  # fmt: skip
-            rx.box(
+            ),
+            rx.cond(
+                live,
                 rx.box(
-                    id="scribe-level",
-                    height="100%",
-                    width="0%",
-                    background=rx.color("grass", 9),
-                    transition="width 0.2s",
+                    rx.box(
+                        id="scribe-level",
+                        height="100%",
+                        width="0%",
+                        background=rx.color("grass", 9),
+                        transition="width 0.2s",
+                    ),
+                    height="8px",
+                    width="100%",
+                    background=rx.color("gray", 4),
+                    border_radius="4px",
+                    overflow="hidden",
+                    aria_label="Microphone input level",
                 ),
-                height="8px",
-                width="100%",
-                background=rx.color("gray", 4),
-                border_radius="4px",
-                overflow="hidden",
-                aria_label="Microphone input level",
             ),
             rx.text(
                 "",
@@ -190,19 +197,108 @@ def _recorder(view: ObjectVar[dict[str, Any]]) -> rx.Component:
 
 
 def _segment(segment: ObjectVar[dict[str, str]]) -> rx.Component:
-    return rx.flex(
-        rx.code(segment["start"], size="1"),
-        rx.badge(
-            "Speaker ",
-            segment["speaker"],
-            color_scheme=rx.cond(segment["speaker"] == "A", "blue", "orange"),
-            variant="soft",
+    return rx.cond(
+        S.editing == segment["n"],
+        rx.form(
+            rx.flex(
+                rx.flex(
+                    rx.code(segment["start"], size="1"),
+                    rx.input(
+                        name="speaker",
+                        default_value=segment["speaker"],
+                        width="140px",
+                        aria_label="Speaker of this segment",
+                    ),
+                    spacing="2",
+                    align="center",
+                ),  # fmt: skip
+                rx.text_area(
+                    name="text",
+                    default_value=segment["text"],
+                    rows="3",
+                    auto_focus=True,
+                    aria_label="What was said",
+                    data_testid="scribe-edit-text",
+                ),
+                rx.input(name="note", placeholder="Note on this correction (optional)"),
+                rx.flex(
+                    rx.button("Save", type="submit", size="1", data_testid="scribe-edit-save"),
+                    rx.button(
+                        "Cancel",
+                        type="button",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=S.cancel_edit,
+                    ),
+                    spacing="2",
+                ),  # fmt: skip
+                direction="column",
+                spacing="2",
+            ),
+            on_submit=S.save_segment,
+            reset_on_submit=False,
         ),
-        rx.text(segment["text"], size="2"),
-        spacing="2",
-        align="start",
-        data_testid="scribe-segment",
+        rx.flex(
+            rx.code(segment["start"], size="1"),
+            rx.badge(
+                segment["speaker"],
+                color_scheme=rx.cond(segment["speaker"] == "A", "blue", "orange"),
+                variant="soft",
+            ),
+            rx.text(segment["text"], size="2", flex="1"),
+            rx.cond(segment["corrected"] != "", rx.badge("corrected", color_scheme="gray")),
+            rx.icon_button(
+                rx.icon("pencil", size=12),
+                size="1",
+                variant="ghost",
+                on_click=S.start_edit(segment["n"]),
+                aria_label="Correct this segment",
+                data_testid="scribe-edit",
+            ),
+            spacing="2",
+            align="start",
+            padding="var(--space-1)",
+            border_radius="var(--radius-2)",
+            cursor="pointer",
+            data_testid="scribe-segment",
+            custom_attrs={
+                "data-segment-start": segment["start_ms"],
+                "data-segment-end": segment["end_ms"],
+            },
+        ),
     )
+
+
+def _player() -> rx.Component:
+    return rx.flex(
+        rx.flex(
+            rx.button(rx.icon("play", size=14), "Listen", size="1", variant="soft",
+                      on_click=S.listen, data_testid="scribe-listen"),
+            rx.text("Click a line to play from there · Alt+K play/pause · Alt+J back 5 s",
+                    size="1", color_scheme="gray"),
+            spacing="3",
+            align="center",
+            wrap="wrap",
+        ),
+        rx.el.audio(id="scribe-audio", controls=True, hidden=True, style={"width": "100%"}),
+        rx.form(
+            rx.flex(
+                rx.text("Rename speaker", size="2"),
+                rx.select(S.speakers, name="speaker", size="1", placeholder="Speaker"),
+                rx.input(name="name", placeholder="e.g. Doctor", size="1", width="140px"),
+                rx.button("Rename", type="submit", size="1", variant="soft",
+                          data_testid="scribe-rename"),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+            on_submit=S.rename_speaker,
+            reset_on_submit=True,
+        ),
+        direction="column",
+        spacing="2",
+    )  # fmt: skip
 
 
 def _transcript(view: ObjectVar[dict[str, Any]]) -> rx.Component:
@@ -233,6 +329,8 @@ def _transcript(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                             data_testid="scribe-audio-seconds",
                             custom_attrs={"data-ms": view["audio_ms"].to(str)},
                         ),
+                        _player(),
+                        alert(S.form_error, testid="scribe-edit-error"),
                         rx.foreach(S.segments, _segment),
                         direction="column",
                         spacing="2",

@@ -8,6 +8,7 @@ in the browser (``assets/scribe_recorder.js``) straight against the audio routes
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import reflex as rx
@@ -28,7 +29,12 @@ class ScribeState(AppState):
     segments: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
     missing: rx.Field[bool] = rx.field(False)
     form_error: rx.Field[str] = rx.field("")
+    editing: rx.Field[str] = rx.field("")  # the segment being corrected ("" = none)
     _session_id: str = ""
+
+    @rx.var
+    def speakers(self) -> list[str]:
+        return sorted({s["speaker"] for s in self.segments if s.get("speaker")})
 
     @rx.var
     def has_session(self) -> bool:
@@ -115,6 +121,87 @@ class ScribeState(AppState):
             return None
         self._refresh(actor)
         return ScribeState.watch_transcription
+
+    def _edit(self, action: Any) -> bool:
+        actor = self._require("scribe:record")
+        self.form_error = ""
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                action(session, actor)
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            self.form_error = exc.message
+            return False
+        self._refresh(actor)
+        return True
+
+    @rx.event
+    def start_edit(self, segment: str) -> None:
+        self._require("scribe:record")
+        self.editing = str(segment)[:6]
+        self.form_error = ""
+
+    @rx.event
+    def cancel_edit(self) -> None:
+        self._require("scribe:record")
+        self.editing = ""
+
+    @rx.event
+    def save_segment(self, form: dict[str, Any]) -> None:
+        segment = int(self.editing or -1)
+        text = str(form.get("text") or "")[:5000]
+        speaker = str(form.get("speaker") or "")[:40]
+        note = str(form.get("note") or "")[:300]
+
+        def action(session: Any, actor: Actor) -> None:
+            scribe.edit_segment(
+                session,
+                actor=actor,
+                session_id=self._session_id,
+                segment=segment,
+                text=text,
+                note=note,
+            )
+            current = self.segments[segment]["speaker"] if 0 <= segment < len(self.segments) else ""
+            if speaker and speaker != current:
+                scribe.set_speaker(
+                    session,
+                    actor=actor,
+                    session_id=self._session_id,
+                    speaker=current,
+                    name=speaker,
+                    segment=segment,
+                )
+
+        if self._edit(action):
+            self.editing = ""
+
+    @rx.event
+    def rename_speaker(self, form: dict[str, Any]) -> None:
+        self._edit(
+            lambda session, actor: scribe.set_speaker(
+                session,
+                actor=actor,
+                session_id=self._session_id,
+                speaker=str(form.get("speaker") or "")[:40],
+                name=str(form.get("name") or "")[:40],
+            )
+        )
+
+    @rx.event
+    def listen(self) -> EventSpec | None:
+        """Load the recording into the page's player (a short-lived link; the play is audited)."""
+        actor = self._require("scribe:record")
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                url = scribe.recording_link(session, actor=actor, session_id=self._session_id)
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            self.form_error = exc.message
+            return None
+        return rx.call_script(f"window.ClinicScribe.loadAudio({json.dumps(url)})")
 
     @rx.event(background=True)
     async def watch_transcription(self) -> None:

@@ -21,6 +21,7 @@ from clinic_app.errors import AppError, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
 from clinic_app.services.chart import open_encounter_id, start_encounter
+from clinic_app.services.scheduling import apply_transition
 from clinic_app.settings import get_settings
 from clinic_app.storage import get_storage
 from models import (
@@ -114,6 +115,11 @@ def start_session(
         ).first()
         if existing is not None:
             return existing.id
+        if appointment.status in ("arrived", "ready"):
+            # Starting the scribe starts the consultation (and opens its encounter).
+            apply_transition(
+                session, appointment, to_status="in_consultation", actor_user_id=actor.user_id
+            )
         pid = appointment.patient_id
     else:
         pid = _parse_id(patient_id, "Patient")
@@ -421,12 +427,18 @@ def view(session: Session, *, actor: Actor, session_id: str) -> dict[str, Any]:
         "job_message": str(job["message"] or "") if job else "",
         "segments": [
             {
+                "n": str(n),
                 "start": _clock(int(s["start_ms"])),
+                "start_ms": str(s["start_ms"]),
+                "end_ms": str(s["end_ms"]),
                 "speaker": s.get("speaker", ""),
                 "text": s["text"],
+                "corrected": "yes" if s.get("corrected") else "",
             }
-            for s in (transcription.segments if transcription else [])
+            for n, s in enumerate(transcription.segments if transcription else [])
         ],
+        "corrections": len(transcription.corrections or []) if transcription else 0,
+        "has_recording": row.recording_file_id is not None,
         "audio_ms": (transcription.audio_ms or 0) if transcription else 0,
         "audio_length": _clock((transcription.audio_ms or 0) if transcription else 0),
     }
@@ -458,3 +470,106 @@ def my_sessions(session: Session, *, actor: Actor, limit: int = 20) -> list[dict
         }
         for row, patient in rows
     ]
+
+
+# ---- the transcript editor -----------------------------------------------------------------
+
+
+def _editable_transcription(session: Session, actor: Actor, session_id: str) -> Transcription:
+    require(actor, "scribe:record")
+    row = _load(session, actor, session_id)
+    transcription = _latest_transcription(session, row.id)
+    if transcription is None or transcription.status != "completed":
+        raise AppError("NO_TRANSCRIPT", "There is no finished transcript to edit yet.")
+    return transcription
+
+
+def edit_segment(
+    session: Session, *, actor: Actor, session_id: str, segment: int, text: str, note: str = ""
+) -> None:
+    """Correct one segment's text; the correction is kept (who, when, before, after, note)."""
+    transcription = _editable_transcription(session, actor, session_id)
+    new_text = " ".join((text or "").split())
+    if not new_text:
+        raise AppError("VALIDATION", "A segment cannot be empty; write what was said.")
+    if len(new_text) > 5000:
+        raise AppError("VALIDATION", "A segment is at most 5,000 characters.")
+    segments = [dict(s) for s in transcription.segments]
+    if not 0 <= segment < len(segments):
+        raise AppError("VALIDATION", "That segment is no longer in the transcript.")
+    before = segments[segment]["text"]
+    if before == new_text:
+        return
+    segments[segment]["text"] = new_text
+    segments[segment]["corrected"] = True
+    transcription.segments = segments
+    transcription.text = " ".join(s["text"] for s in segments)
+    transcription.word_count = len(transcription.text.split())
+    transcription.char_count = len(transcription.text)
+    transcription.corrections = [
+        *(transcription.corrections or []),
+        {
+            "segment": segment,
+            "before": before,
+            "after": new_text,
+            "note": " ".join((note or "").split())[:300],
+            "by": str(actor.user_id),
+            "at": utcnow().isoformat(timespec="seconds"),
+        },
+    ]
+    transcription.manually_corrected = True
+    session.add(transcription)
+    audit.record_by(
+        session,
+        actor,
+        "scribe.transcript_edit",
+        entity_type="transcription",
+        entity_id=transcription.id,
+        after={"segment": segment},
+    )
+
+
+def set_speaker(
+    session: Session, *, actor: Actor, session_id: str, speaker: str, name: str, segment: int = -1
+) -> None:
+    """Rename a speaker everywhere (``segment`` -1), or give one segment another speaker."""
+    transcription = _editable_transcription(session, actor, session_id)
+    label = " ".join((name or "").split())[:40]
+    if not label:
+        raise AppError("VALIDATION", "Give the speaker a name, e.g. Doctor or Patient.")
+    segments = [dict(s) for s in transcription.segments]
+    if segment >= 0:
+        if segment >= len(segments):
+            raise AppError("VALIDATION", "That segment is no longer in the transcript.")
+        segments[segment]["speaker"] = label
+    else:
+        for item in segments:
+            if item.get("speaker") == speaker:
+                item["speaker"] = label
+    transcription.segments = segments
+    transcription.manually_corrected = True
+    session.add(transcription)
+    audit.record_by(
+        session,
+        actor,
+        "scribe.speaker_edit",
+        entity_type="transcription",
+        entity_id=transcription.id,
+        after={"segment": segment},
+    )
+
+
+def recording_link(session: Session, *, actor: Actor, session_id: str) -> str:
+    """A short-lived link to the assembled recording (the download route audits each play)."""
+    from clinic_app.api.downloads import make_download_url
+    from models import StoredFile
+
+    require(actor, "scribe:record")
+    row = _load(session, actor, session_id)
+    stored = session.get(StoredFile, row.recording_file_id) if row.recording_file_id else None
+    if stored is None:
+        raise AppError("NO_AUDIO", "The recording is not ready yet.")
+    audit.record_by(
+        session, actor, "scribe.audio_play", entity_type="consultation_session", entity_id=row.id
+    )
+    return make_download_url(stored, user_id=actor.user_id)

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from clinic_app.api.routes import build_api
 from clinic_app.db import session_scope
+from clinic_app.errors import AppError
 from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.services import auth, chart, scribe
@@ -157,6 +158,29 @@ def test_offline_engine_transcribes_with_the_patients_medicines(
         assert consultation.duration_ms == row.audio_ms
         actions = {e.action for e in session.exec(select(AuditEvent)).all()}
         assert {"scribe.session_start", "scribe.consent", "scribe.transcribe"} <= actions
+
+    # The doctor corrects a line and names the speaker; the original stays as transcribed.
+    with session_scope() as session:
+        doctor = _the_doctor(session)
+        scribe.edit_segment(
+            session, actor=doctor, session_id=session_id, segment=0,
+            text="Good morning. I have had a migraine for three days.", note="patient's word",
+        )  # fmt: skip
+        scribe.set_speaker(
+            session, actor=doctor, session_id=session_id, speaker="A", name="Patient"
+        )
+        with pytest.raises(AppError) as empty:
+            scribe.edit_segment(session, actor=doctor, session_id=session_id, segment=0, text=" ")
+        assert empty.value.code == "VALIDATION"
+        link = scribe.recording_link(session, actor=doctor, session_id=session_id)
+    with session_scope() as session:
+        row = session.exec(select(Transcription)).one()
+        assert row.manually_corrected and row.original_text and "migraine" not in row.original_text
+        assert "migraine" in (row.text or "") and row.segments[0]["speaker"] == "Patient"
+        assert row.corrections and row.corrections[0]["note"] == "patient's word"
+        assert row.corrections[0]["before"] != row.corrections[0]["after"]
+    played = client.get(link)
+    assert played.status_code == 200 and played.content == clip.read_bytes()
 
 
 def _corrupt_wav(path: Path) -> Path:
