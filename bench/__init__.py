@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "scheduling": "bench.scheduling",
     "patients": "bench.patients",
     "catalog": "bench.catalog",
+    "stt": "bench.stt",
 }
 
 

@@ -22,6 +22,7 @@ KIND_LABELS = {
     "study": "Studies",
     "file": "Files",
     "prescription": "Prescriptions",
+    "scribe": "Recordings",
 }
 KIND_ICONS = {
     "appointment": "calendar_days",
@@ -32,6 +33,7 @@ KIND_ICONS = {
     "study": "microscope",
     "file": "paperclip",
     "prescription": "pill",
+    "scribe": "mic",
 }
 
 

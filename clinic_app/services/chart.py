@@ -33,6 +33,7 @@ from models import (
     Allergy,
     Appointment,
     Condition,
+    ConsultationSession,
     Encounter,
     Patient,
     PatientFile,
@@ -582,6 +583,30 @@ def _prescriptions(session: Session, patient: Patient, zone: ZoneInfo) -> list[T
     ]
 
 
+def _scribe_sessions(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
+    rows = session.exec(
+        select(
+            ConsultationSession.number,
+            ConsultationSession.started_at,
+            ConsultationSession.duration_ms,
+        ).where(
+            ConsultationSession.patient_id == patient.id,
+            ConsultationSession.status != "cancelled",
+        )
+    ).all()
+    return [
+        TimelineItem(
+            when=as_utc(started_at),
+            kind="scribe",
+            title=f"Consultation recorded · {number}",
+            detail=f"{duration_ms // 60000} min {duration_ms // 1000 % 60} s"
+            if duration_ms
+            else "",
+        )
+        for number, started_at, duration_ms in rows
+    ]
+
+
 TimelineSource = Callable[[Session, Patient, ZoneInfo], list[TimelineItem]]
 TIMELINE_SOURCES: list[TimelineSource] = [
     _appointments,
@@ -592,6 +617,7 @@ TIMELINE_SOURCES: list[TimelineSource] = [
     _studies,
     _files,
     _prescriptions,
+    _scribe_sessions,
 ]
 TIMELINE_KINDS = [
     "appointment",
@@ -602,6 +628,7 @@ TIMELINE_KINDS = [
     "study",
     "file",
     "prescription",
+    "scribe",
 ]
 
 

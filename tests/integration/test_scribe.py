@@ -61,6 +61,10 @@ def _the_doctor(session: Session) -> Actor:
     return Actor(user.id, membership.clinic_id, membership.role, user.full_name, user.email)
 
 
+def row_patient(session: Session) -> str:
+    return str(session.exec(select(ConsultationSession)).one().patient_id)
+
+
 def _consent(session_id: str) -> None:
     with session_scope() as session:
         actor = _the_doctor(session)
@@ -179,6 +183,8 @@ def test_offline_engine_transcribes_with_the_patients_medicines(
         assert "migraine" in (row.text or "") and row.segments[0]["speaker"] == "Patient"
         assert row.corrections and row.corrections[0]["note"] == "patient's word"
         assert row.corrections[0]["before"] != row.corrections[0]["after"]
+        timeline = chart.open_chart(session, actor=doctor, patient_id=row_patient(session))
+        assert any(t["title"].startswith("Consultation recorded") for t in timeline.timeline)
     played = client.get(link)
     assert played.status_code == 200 and played.content == clip.read_bytes()
 
