@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
+from bench.postgres import scratch_database
+
 QUERIES = ("am", "amox", "amoxicillin 500", "met", "metformin", "ibu 400", "ator", "nsaid",
            "sal", "pred", "ome", "lisin", "sertr", "cef", "zzz")  # fmt: skip
 ROUNDS = 20
@@ -45,28 +47,22 @@ def _p95_ms(fn: Callable[[str], object]) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv if argv is not None else [])
-    admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-    name = f"clinic_bench_catalog_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = args.pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    os.environ.update(
-        CLINIC_DATABASE_URL=url,
-        CLINIC_REDIS_URL=args.redis_url,
-        CLINIC_DATA_DIR=tempfile.mkdtemp(prefix="bench-catalog-"),
-    )
-    from clinic_app import migrations
-    from clinic_app.db import get_engine, session_scope
-    from clinic_app.security.actor import Actor
-    from clinic_app.services import medication_catalog
-    from clinic_app.settings import get_settings
-    from models import Clinic, Medication
+    with scratch_database(args.pg_admin_url, f"clinic_bench_catalog_{os.getpid()}") as url:
+        os.environ.update(
+            CLINIC_DATABASE_URL=url,
+            CLINIC_REDIS_URL=args.redis_url,
+            CLINIC_DATA_DIR=tempfile.mkdtemp(prefix="bench-catalog-"),
+        )
+        from clinic_app import migrations
+        from clinic_app.db import get_engine, session_scope
+        from clinic_app.security.actor import Actor
+        from clinic_app.services import medication_catalog
+        from clinic_app.settings import get_settings
+        from models import Clinic, Medication
 
-    for cached in (get_settings, get_engine):
-        cached.cache_clear()
-    migrations.upgrade_head(url)
-    try:
+        for cached in (get_settings, get_engine):
+            cached.cache_clear()
+        migrations.upgrade_head(url)
         with session_scope() as session:
             clinic = Clinic(name="Bench", slug="bench")
             session.add(clinic)
@@ -112,11 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  search p95 {our_p95:6.1f} ms (goal ≤ 50)  bare prefix LIKE {plain_p95:5.1f} ms"
             f"  ratio {our_p95 / plain_p95:5.1f}"
         )
-    finally:
-        get_engine().dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return 0
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.postgres import scratch_database
+
 SEARCH_SAMPLES = 200
 FAMILIES = [
     "Garcia",
@@ -324,29 +326,22 @@ def _bench_upload(megabytes: int) -> tuple[float, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv if argv is not None else [])
-    admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-    name = f"clinic_bench_patients_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = args.pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    data_dir = tempfile.mkdtemp(prefix="bench-patients-")
-    os.environ.update(
-        CLINIC_DATABASE_URL=url,
-        CLINIC_REDIS_URL=args.redis_url,
-        CLINIC_DATA_DIR=data_dir,
-        CLINIC_UPLOAD_MAX_MB=str(max(64, args.upload_mb + 1)),
-    )
-    from clinic_app import migrations
-    from clinic_app.db import get_engine
-    from clinic_app.redis_conn import get_redis
-    from clinic_app.security import pii
-    from clinic_app.settings import get_settings
+    with scratch_database(args.pg_admin_url, f"clinic_bench_patients_{os.getpid()}") as url:
+        os.environ.update(
+            CLINIC_DATABASE_URL=url,
+            CLINIC_REDIS_URL=args.redis_url,
+            CLINIC_DATA_DIR=tempfile.mkdtemp(prefix="bench-patients-"),
+            CLINIC_UPLOAD_MAX_MB=str(max(64, args.upload_mb + 1)),
+        )
+        from clinic_app import migrations
+        from clinic_app.db import get_engine
+        from clinic_app.redis_conn import get_redis
+        from clinic_app.security import pii
+        from clinic_app.settings import get_settings
 
-    for cached in (get_settings, get_engine, get_redis, pii.key_ring):
-        cached.cache_clear()
-    migrations.upgrade_head(url)
-    try:
+        for cached in (get_settings, get_engine, get_redis, pii.key_ring):
+            cached.cache_clear()
+        migrations.upgrade_head(url)
         print(f"patients: search over {args.patients:,} encrypted patients (PostgreSQL)")
         for label, (ours, plain) in _bench_search(url, args.patients).items():
             print(
@@ -358,11 +353,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  upload {args.upload_mb} MiB in 4 MiB chunks over loopback HTTP: {ours:6.0f} MB/s"
             f" (goal ≥ 100)  plain disk write {plain:6.0f} MB/s  ratio {ours / plain:4.2f}"
         )
-    finally:
-        get_engine().dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return 0
 
 

@@ -31,6 +31,7 @@ from datetime import time as dtime
 
 import sqlalchemy as sa
 
+from bench.postgres import scratch_database
 from clinic_app.security import pii
 
 PROVIDERS = 100
@@ -149,25 +150,12 @@ def _seed(engine: sa.Engine, clinic_id: uuid.UUID, appointments: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv if argv is not None else [])
-    name = f"clinic_bench_{os.getpid()}"
-    admin = sa.create_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = args.pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    # The app reads its configuration from CLINIC_* variables (one Settings); point it here.
-    os.environ["CLINIC_DATABASE_URL"] = url
-    os.environ["CLINIC_REDIS_URL"] = args.redis_url
-    os.environ["CLINIC_RQ_QUEUE"] = f"bench-{os.getpid()}"
-    try:
+    with scratch_database(args.pg_admin_url, f"clinic_bench_{os.getpid()}") as url:
+        # The app reads its configuration from CLINIC_* variables (one Settings); point it here.
+        os.environ["CLINIC_DATABASE_URL"] = url
+        os.environ["CLINIC_REDIS_URL"] = args.redis_url
+        os.environ["CLINIC_RQ_QUEUE"] = f"bench-{os.getpid()}"
         return _run(url, args.appointments)
-    finally:
-        from clinic_app.db import get_engine
-
-        get_engine().dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _run(url: str, appointments: int) -> int:

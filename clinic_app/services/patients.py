@@ -21,6 +21,7 @@ from clinic_app.errors import AppError, NotFound
 from clinic_app.security import pii
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
+from clinic_app.services.numbering import next_number
 from clinic_app.timeutil import zone_named
 from models import Appointment, Clinic, Patient, PatientSearchTerm, StoredFile
 from models.patients import BLOOD_GROUPS
@@ -416,14 +417,14 @@ def _clean(value: str | None, limit: int) -> str | None:
 
 def next_mrn(session: Session, *, clinic_id: uuid.UUID, year: int) -> str:
     """The next human MRN of a clinic for a year: ``PAT-2026-00001``, ``PAT-2026-00002``…"""
-    prefix = f"PAT-{year}-"
-    last = session.exec(
-        select(func.max(Patient.mrn)).where(
-            Patient.clinic_id == clinic_id, col(Patient.mrn).startswith(prefix)
-        )
-    ).first()
-    number = int(last.removeprefix(prefix)) + 1 if last and last[len(prefix) :].isdigit() else 1
-    return f"{prefix}{number:05d}"
+    return next_number(
+        session,
+        column=Patient.mrn,
+        clinic_column=Patient.clinic_id,
+        clinic_id=clinic_id,
+        prefix=f"PAT-{year}-",
+        digits=5,
+    )
 
 
 def _validated(data: NewPatient, *, today: date) -> dict[str, Any]:

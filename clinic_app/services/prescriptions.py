@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from clinic_app import audit
 from clinic_app.errors import AppError, Forbidden, NotFound
@@ -27,6 +27,8 @@ from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
 from clinic_app.services import dosing, medication_catalog, prescription_documents
 from clinic_app.services.chart import open_encounter_id, start_encounter
+from clinic_app.services.numbering import next_number
+from clinic_app.services.patients import load_patient
 from clinic_app.services.prescription_safety import AllergyFacts, ItemFacts, SafetyWarning, check
 from models import (
     AccessGrant,
@@ -79,19 +81,6 @@ def _parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise NotFound(what) from None
-
-
-def _patient(session: Session, actor: Actor, patient_id: uuid.UUID) -> Patient:
-    patient = session.exec(
-        select(Patient).where(
-            Patient.id == patient_id,
-            Patient.clinic_id == actor.clinic_id,
-            col(Patient.deleted_at).is_(None),
-        )
-    ).first()
-    if patient is None:
-        raise NotFound("Patient")
-    return patient
 
 
 def has_care_relationship(session: Session, *, actor: Actor, patient_id: uuid.UUID) -> bool:
@@ -163,7 +152,7 @@ def _require_read(session: Session, actor: Actor, patient_id: uuid.UUID) -> str:
 def break_glass(session: Session, *, actor: Actor, patient_id: str, reason: str) -> None:
     """Open a patient's prescriptions without a care relationship, for a few hours, audited."""
     require(actor, "prescription:break_glass")
-    patient = _patient(session, actor, _parse_id(patient_id, "Patient"))
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     why = " ".join((reason or "").split())
     if len(why) < 10:
         raise AppError("VALIDATION", "Say why you need access (at least 10 characters).")
@@ -248,14 +237,14 @@ def _load_own_draft(session: Session, actor: Actor, prescription_id: str) -> Pre
 
 
 def _next_number(session: Session, clinic_id: uuid.UUID, year: int) -> str:
-    prefix = f"RX-{year}-"
-    last = session.exec(
-        select(func.max(Prescription.number)).where(
-            Prescription.clinic_id == clinic_id, col(Prescription.number).startswith(prefix)
-        )
-    ).first()
-    number = int(last.removeprefix(prefix)) + 1 if last and last[len(prefix) :].isdigit() else 1
-    return f"{prefix}{number:05d}"
+    return next_number(
+        session,
+        column=Prescription.number,
+        clinic_column=Prescription.clinic_id,
+        clinic_id=clinic_id,
+        prefix=f"RX-{year}-",
+        digits=5,
+    )
 
 
 def start(
@@ -263,7 +252,7 @@ def start(
 ) -> uuid.UUID:
     """A new draft for the patient, tied to their open encounter (one is opened if none)."""
     require(actor, "prescription:create")
-    patient = _patient(session, actor, _parse_id(patient_id, "Patient"))
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     key = (idempotency_key or "").strip()[:80] or None
     if key:
         existing = session.exec(
@@ -411,7 +400,7 @@ def save_draft(
     if len(items) > MAX_ITEMS:
         raise AppError("VALIDATION", f"At most {MAX_ITEMS} items on one prescription.")
     language = dosing.instruction_language(
-        _patient(session, actor, rx.patient_id).preferred_language
+        load_patient(session, actor=actor, patient_id=rx.patient_id).preferred_language
     )
     rx.items = [
         build_item(session, actor=actor, raw=raw, language=language, number=n)
@@ -445,16 +434,22 @@ def _facts(item: dict[str, Any], source: str = "") -> ItemFacts:
     )
 
 
+def active_allergies(session: Session, *, actor: Actor, patient_id: uuid.UUID) -> list[Allergy]:
+    return list(
+        session.exec(
+            select(Allergy).where(
+                Allergy.clinic_id == actor.clinic_id,
+                Allergy.patient_id == patient_id,
+                Allergy.status == "active",
+                col(Allergy.deleted_at).is_(None),
+            )
+        ).all()
+    )
+
+
 def warnings_for(session: Session, *, actor: Actor, rx: Prescription) -> list[SafetyWarning]:
     """Allergy, duplicate and dose warnings for a prescription against the patient's record."""
-    allergies = session.exec(
-        select(Allergy).where(
-            Allergy.clinic_id == actor.clinic_id,
-            Allergy.patient_id == rx.patient_id,
-            Allergy.status == "active",
-            col(Allergy.deleted_at).is_(None),
-        )
-    ).all()
+    allergies = active_allergies(session, actor=actor, patient_id=rx.patient_id)
     allergy_facts = [
         AllergyFacts(
             substance=a.substance,
@@ -764,8 +759,7 @@ def view(session: Session, *, actor: Actor, prescription_id: str) -> dict[str, A
 
 def for_patient(session: Session, *, actor: Actor, patient_id: str) -> list[dict[str, str]]:
     """The patient's prescriptions, newest first (drafts only the actor's own)."""
-    pid = _parse_id(patient_id, "Patient")
-    _patient(session, actor, pid)
+    pid = load_patient(session, actor=actor, patient_id=patient_id).id
     mode = _require_read(session, actor, pid)
     rows = session.exec(
         select(Prescription, User.full_name)
@@ -783,7 +777,7 @@ def for_patient(session: Session, *, actor: Actor, patient_id: str) -> list[dict
 
 def patient_label(session: Session, *, actor: Actor, patient_id: str) -> str:
     require(actor, "prescription:read")
-    patient = _patient(session, actor, _parse_id(patient_id, "Patient"))
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     return f"{patient.display_name} ({patient.mrn})"
 
 
@@ -925,14 +919,7 @@ def editor(session: Session, *, actor: Actor, prescription_id: str) -> dict[str,
     )
     info = details(session, rx)
     own = rx.doctor_user_id == actor.user_id
-    allergies = session.exec(
-        select(Allergy).where(
-            Allergy.clinic_id == actor.clinic_id,
-            Allergy.patient_id == rx.patient_id,
-            Allergy.status == "active",
-            col(Allergy.deleted_at).is_(None),
-        )
-    ).all()
+    allergies = active_allergies(session, actor=actor, patient_id=rx.patient_id)
     found = warnings_for(session, actor=actor, rx=rx) if rx.status == "draft" else []
     problems = session.exec(
         select(Condition).where(

@@ -21,6 +21,7 @@ from clinic_app.errors import AppError, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
 from clinic_app.services.chart import open_encounter_id, start_encounter
+from clinic_app.services.numbering import next_number
 from clinic_app.services.scheduling import apply_transition
 from clinic_app.settings import get_settings
 from clinic_app.storage import get_storage
@@ -75,16 +76,14 @@ def _load(session: Session, actor: Actor, session_id: str | uuid.UUID) -> Consul
 
 
 def _next_number(session: Session, clinic_id: uuid.UUID, year: int) -> str:
-    prefix = f"SESS-{year}"
-    last = session.exec(
-        select(func.max(ConsultationSession.number)).where(
-            ConsultationSession.clinic_id == clinic_id,
-            col(ConsultationSession.number).startswith(prefix),
-        )
-    ).first()
-    tail = last[len(prefix) :] if last else ""
-    number = int(tail) + 1 if tail.isdigit() else 1
-    return f"{prefix}{number:06d}"
+    return next_number(
+        session,
+        column=ConsultationSession.number,
+        clinic_column=ConsultationSession.clinic_id,
+        clinic_id=clinic_id,
+        prefix=f"SESS-{year}",
+        digits=6,
+    )
 
 
 def start_session(
