@@ -395,6 +395,8 @@
       else if (st.phase && el.dataset.phase !== st.phase) phase(st.phase); // re-rendered
     }
   }).observe(document.documentElement, { childList: true, subtree: true });
+  // The script may load after the recorder is already on the page (it is rendered with it).
+  if (root()) attach();
   // ---- the transcript player ---------------------------------------------------------------
   // The recording is fetched once through its short-lived link and played from memory, so
   // seeking works and the link is not reused. Click a segment to play from its start; the

@@ -50,6 +50,7 @@ def _sessions() -> rx.Component:
             ),
         ),
         size="3",
+        data_testid="scribe-sessions",
     )
 
 

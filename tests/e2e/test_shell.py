@@ -26,7 +26,7 @@ PAGES = {
     "calendar": ("Calendar", "calendar-column"),
     "worklist": ("Worklist", "worklist-item"),
     "patients": ("Patients", "patient-row"),
-    "scribe": ("Scribe", "scribe-empty"),
+    "scribe": ("Scribe", "scribe-sessions"),
     "records": ("Records", "records-empty"),
     "prescriptions": ("Prescriptions", "rx-queue"),
 }
