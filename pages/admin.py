@@ -34,8 +34,22 @@ def _member_row(member: ObjectVar[dict[str, Any]]) -> rx.Component:
             rx.flex(
                 rx.text(member["full_name"], weight="medium", size="2"),
                 rx.text(member["email"], size="1", color_scheme="gray"),
+                rx.cond(
+                    member["role"].to(str) == "doctor",
+                    rx.input(
+                        default_value=member["registration_number"].to(str),
+                        placeholder="Registration no.",
+                        size="1",
+                        width="160px",
+                        on_blur=lambda value: AdminState.set_registration(
+                            member["email"].to(str), value
+                        ),
+                        aria_label="Professional registration number",
+                        data_testid="member-registration",
+                    ),
+                ),
                 direction="column",
-                spacing="0",
+                spacing="1",
             )
         ),
         rx.table.cell(_role_select(member)),

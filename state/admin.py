@@ -98,6 +98,22 @@ class AdminState(AppState):
         self._reload(actor)
 
     @rx.event
+    def set_registration(self, email: str, number: str) -> None:
+        actor = self._require("user:manage")
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                users.set_registration_number(
+                    session, actor=actor, user_id=self._user_id(email), number=str(number)[:80]
+                )
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            self.form_error = exc.message
+            return
+        self.saved = "Registration number saved; it is printed on their prescriptions."
+        self._reload(actor)
+
+    @rx.event
     def set_active(self, email: str, active: bool) -> None:
         actor = self._require("user:manage")
         with session_scope(clinic_id=actor.clinic_id) as session:

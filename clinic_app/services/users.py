@@ -35,6 +35,7 @@ class MemberRow:
     mfa: bool
     last_login: str
     is_me: bool
+    registration_number: str = ""
 
 
 def list_members(session: Session, *, actor: Actor) -> list[MemberRow]:
@@ -68,6 +69,7 @@ def list_members(session: Session, *, actor: Actor) -> list[MemberRow]:
                 else ""
             ),
             is_me=user.id == actor.user_id,
+            registration_number=membership.registration_number or "",
         )
         for user, membership in rows
     ]
@@ -168,6 +170,32 @@ def change_role(session: Session, *, actor: Actor, user_id: uuid.UUID, role: str
         session, actor, "user.role_change", user_id, before={"role": before}, after={"role": role}
     )
     session.flush()
+
+
+def set_registration_number(
+    session: Session, *, actor: Actor, user_id: uuid.UUID, number: str
+) -> None:
+    """A prescriber's professional registration number (printed on prescriptions)."""
+    require(actor, "user:manage")
+    _user, membership = _membership(session, actor=actor, user_id=user_id)
+    cleaned = " ".join((number or "").split())
+    if len(cleaned) > 60:
+        raise AppError("VALIDATION", "A registration number is at most 60 characters.")
+    before = membership.registration_number
+    if (before or "") == cleaned:
+        return
+    membership.registration_number = cleaned or None
+    membership.version += 1
+    session.add(membership)
+    audit.record_by(
+        session,
+        actor,
+        "user.registration_number",
+        entity_type="user",
+        entity_id=user_id,
+        before={"registration_number": before},
+        after={"registration_number": cleaned or None},
+    )
 
 
 def set_active(session: Session, *, actor: Actor, user_id: uuid.UUID, active: bool) -> None:

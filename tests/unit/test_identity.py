@@ -569,3 +569,22 @@ def test_installation_admin_creates_suspends_and_resumes_clinics(
         "installation.clinic_suspend",
         "installation.clinic_resume",
     }
+
+
+def test_admin_sets_a_prescribers_registration_number(session: Session, demo: Clinic) -> None:
+    from clinic_app.services import users
+
+    admin = _login(session, "admin@demo.clinic")
+    doctor = _login(session, "doctor@demo.clinic")
+    users.set_registration_number(session, actor=admin, user_id=doctor.user_id, number=" GMC 7 ")
+    rows = {m.email: m for m in users.list_members(session, actor=admin)}
+    assert rows["doctor@demo.clinic"].registration_number == "GMC 7"
+    with pytest.raises(AppError) as too_long:
+        users.set_registration_number(session, actor=admin, user_id=doctor.user_id, number="9" * 61)
+    assert too_long.value.code == "VALIDATION"
+    with pytest.raises(AppError) as refused:
+        users.set_registration_number(session, actor=doctor, user_id=doctor.user_id, number="X")
+    assert refused.value.code == "FORBIDDEN"
+    assert [e.after for e in _actions(session, "user.registration_number")] == [
+        {"registration_number": "GMC 7"}
+    ]
