@@ -221,6 +221,23 @@ def _allergy(row: ObjectVar[dict[str, str]]) -> rx.Component:
             direction="column",
         ),
         rx.flex(
+            rx.cond(
+                row["coded"] != "",
+                rx.tooltip(
+                    rx.badge(
+                        rx.icon("pill", size=12),
+                        row["coded"],
+                        variant="outline",
+                        data_testid="allergy-coded",
+                    ),
+                    content="Matched to the medication catalog: prescriptions are checked",
+                ),
+                rx.tooltip(
+                    rx.badge("not coded", variant="outline", color_scheme="gray"),
+                    content="Not in the medication catalog: prescriptions cannot be checked "
+                    "against it automatically",
+                ),
+            ),  # fmt: skip
             rx.badge(row["severity"], color_scheme=rx.cond(active, "red", "gray")),
             rx.cond(
                 ChartState.can_edit,

@@ -24,6 +24,7 @@ from clinic_app import audit
 from clinic_app.errors import AppError, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
+from clinic_app.services import medication_catalog
 from clinic_app.services.patients import age_on, clinic_today, load_patient
 from clinic_app.services.scheduling import STATUS_LABELS, clinic_zone
 from clinic_app.timeutil import as_utc
@@ -159,6 +160,9 @@ def add_allergy(
         substance=name or "",
         reaction=_text(reaction, 300, "Reaction"),
         severity=severity,
+        coded_ingredient=medication_catalog.code_for_substance(
+            session, clinic_id=actor.clinic_id, substance=name or ""
+        ),
         created_by=actor.user_id,
         updated_by=actor.user_id,
     )
@@ -742,6 +746,7 @@ def open_chart(
                 "severity": SEVERITY_LABELS.get(a.severity, a.severity),
                 "status": a.status,
                 "version": str(a.version),
+                "coded": a.coded_ingredient or "",
             }
             for a in allergies
         ],

@@ -327,3 +327,23 @@ def classes_of_substance(session: Session, *, actor: Actor, substance: str) -> t
         if term in ingredients:
             return tuple(classes)
     return ()
+
+
+def code_for_substance(session: Session, *, clinic_id: uuid.UUID, substance: str) -> str | None:
+    """The catalog term an allergy substance names: an ingredient ("amoxicillin") or a drug
+    class ("penicillin", "nsaid"), matched after the usual synonyms; None when unknown."""
+    from clinic_app.services.prescription_safety import normalise_term
+
+    term = normalise_term(substance)
+    if len(term) < 3:
+        return None
+    owner = or_(col(Medication.clinic_id).is_(None), Medication.clinic_id == clinic_id)
+    rows = session.exec(
+        select(Medication.ingredients, Medication.drug_classes)
+        .where(owner, _contains(term))
+        .limit(200)
+    ).all()
+    for ingredients, classes in rows:
+        if term in ingredients or term in classes:
+            return term
+    return None

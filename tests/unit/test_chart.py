@@ -236,3 +236,19 @@ def test_studies_with_structured_findings(session: Session, demo: Patient) -> No
     assert view.timeline[0]["title"] == "Lab · Diabetes panel"
     with pytest.raises(AppError):
         chart.add_study(session, actor=doctor, patient_id=demo.id, study_type="mri", title="x")
+
+
+def test_allergies_are_coded_against_the_catalog(session: Session, demo: Patient) -> None:
+    nurse = _actor(session, "nurse@demo.clinic")
+    for substance in ("Penicillins", "Amoxicillin", "sulfa drugs", "Cat dander"):
+        chart.add_allergy(session, actor=nurse, patient_id=demo.id, substance=substance)
+    coded = {
+        a.substance: a.coded_ingredient
+        for a in session.exec(select(Allergy).where(Allergy.patient_id == demo.id)).all()
+    }
+    assert coded == {
+        "Penicillins": "penicillin",  # a class of the starter catalog
+        "Amoxicillin": "amoxicillin",  # an ingredient
+        "sulfa drugs": "sulfonamide",  # a synonym of a class
+        "Cat dander": None,  # not a medicine: shown as "not coded"
+    }
