@@ -138,6 +138,16 @@ class Settings(BaseSettings):
         pattern="^(local|google)$",
         description="Transcription engine: `local` (Whisper base on the CPU, offline) or `google`.",
     )
+    google_speech_endpoint: str = Field(
+        default="speech.googleapis.com",
+        description="Google Speech-to-Text endpoint (credentials: GOOGLE_APPLICATION_CREDENTIALS).",
+    )
+    google_speech_insecure: bool = Field(
+        default=False, description="Plain-text gRPC to the endpoint (a local test server only)."
+    )
+    google_speech_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=600, description="Per-request deadline for Google Speech calls."
+    )
     speech_language: str = Field(
         default="en", max_length=16, description="Language of consultations (Whisper code)."
     )

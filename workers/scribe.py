@@ -71,9 +71,11 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
     if speech.is_silent(audio):
         return _fail(tid, clinic_id, "No speech was found in the recording.")
     ctx.progress(35, "Transcribing")
-    engine = speech.get_engine()
     started = time.perf_counter()
-    result = engine.transcribe(audio, language=language, prompt=prompt)
+    try:
+        result = speech.get_engine().transcribe(audio, language=language, prompt=prompt)
+    except AppError as exc:  # the engine gave up (e.g. Google unreachable after its retries)
+        return _fail(tid, clinic_id, exc.message)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     if not result.segments:
         return _fail(tid, clinic_id, "No speech was found in the recording.")

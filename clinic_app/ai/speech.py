@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -182,11 +183,114 @@ class LocalWhisper:
         return SpeechResult(result, info.language, self.name, self.model)
 
 
+# ---- Google Cloud Speech-to-Text ----------------------------------------------------------
+
+GOOGLE_WINDOW_SECONDS = 55  # synchronous recognition takes up to one minute of audio
+
+
+def _google_language(language: str) -> str:
+    return {"en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE"}.get(language, language)
+
+
+class GoogleSpeech:
+    """Google Speech-to-Text v1 (``google-cloud-speech``): one ``recognize`` call per 55 s window
+    of 16 kHz LINEAR16 audio, phrase hints from the context prompt, word time offsets; transient
+    errors are retried with backoff until the deadline, then the job fails with the reason."""
+
+    name = "google"
+    model = "google-speech-v1"
+
+    def __init__(self) -> None:
+        from google.api_core import exceptions, retry
+        from google.cloud import speech_v1
+
+        settings = get_settings()
+        self._speech = speech_v1
+        self._exceptions = exceptions
+        if settings.google_speech_insecure:
+            import grpc
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud.speech_v1.services.speech.transports import SpeechGrpcTransport
+
+            transport = SpeechGrpcTransport(
+                channel=grpc.insecure_channel(settings.google_speech_endpoint),
+                credentials=AnonymousCredentials(),
+            )
+            self._client = speech_v1.SpeechClient(transport=transport)
+        else:
+            self._client = speech_v1.SpeechClient(
+                client_options={"api_endpoint": settings.google_speech_endpoint}
+            )
+        self._timeout = settings.google_speech_timeout_seconds
+        self._retry = retry.Retry(
+            predicate=retry.if_exception_type(
+                exceptions.ServiceUnavailable, exceptions.InternalServerError
+            ),
+            initial=0.2,
+            maximum=5.0,
+            multiplier=2.0,
+            timeout=self._timeout,
+        )
+
+    def transcribe(self, audio: np.ndarray, *, language: str, prompt: str) -> SpeechResult:
+        speech_v1 = self._speech
+        phrases = [p.strip() for p in re.split(r"[,.:;]", prompt) if 2 < len(p.strip()) <= 100]
+        config = speech_v1.RecognitionConfig(
+            encoding=speech_v1.RecognitionConfig.AudioEncoding.LINEAR16,
+            sample_rate_hertz=SAMPLE_RATE,
+            language_code=_google_language(language),
+            enable_word_time_offsets=True,
+            enable_automatic_punctuation=True,
+            speech_contexts=[speech_v1.SpeechContext(phrases=phrases[:500], boost=10.0)],
+        )
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
+        window = GOOGLE_WINDOW_SECONDS * SAMPLE_RATE
+        segments: list[Segment] = []
+        for start in range(0, len(pcm), window):
+            offset_ms = start * 1000 // SAMPLE_RATE
+            try:
+                response = self._client.recognize(
+                    config=config,
+                    audio=speech_v1.RecognitionAudio(content=pcm[start : start + window].tobytes()),
+                    retry=self._retry,
+                    timeout=self._timeout,
+                )
+            except self._exceptions.GoogleAPICallError as exc:
+                raise AppError(
+                    "SPEECH_ENGINE_FAILED",
+                    f"Google Speech did not answer ({type(exc).__name__}); try again later.",
+                ) from None
+            except self._exceptions.RetryError:
+                raise AppError(
+                    "SPEECH_ENGINE_FAILED", "Google Speech stayed unavailable; try again later."
+                ) from None
+            for result in response.results:
+                if not result.alternatives:
+                    continue
+                best = result.alternatives[0]
+                words = [
+                    {"w": w.word, "s": offset_ms + int(w.start_time.total_seconds() * 1000),
+                     "e": offset_ms + int(w.end_time.total_seconds() * 1000)}
+                    for w in best.words
+                ]  # fmt: skip
+                end_ms = offset_ms + int(result.result_end_time.total_seconds() * 1000)
+                start_ms = (
+                    words[0]["s"] if words else (segments[-1].end_ms if segments else offset_ms)
+                )
+                segments.append(
+                    Segment(
+                        start_ms=start_ms,
+                        end_ms=max(end_ms, start_ms),
+                        text=best.transcript.strip(),
+                        confidence=round(float(best.confidence), 3),
+                        words=words,
+                    )
+                )
+        return SpeechResult(segments, language, self.name, self.model)
+
+
 def get_engine() -> SpeechEngine:
     engine = get_settings().speech_engine
-    if engine == "local":
-        return LocalWhisper()
-    raise AppError(
-        "ENGINE_UNAVAILABLE",
-        f"The speech engine {engine!r} is not available; set CLINIC_SPEECH_ENGINE=local.",
-    )
+    if engine == "google":
+        return GoogleSpeech()
+    return LocalWhisper()
