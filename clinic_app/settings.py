@@ -151,6 +151,12 @@ class Settings(BaseSettings):
     speech_language: str = Field(
         default="en", max_length=16, description="Language of consultations (Whisper code)."
     )
+    scribe_chunk_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Days raw audio chunks are kept after the joined recording is verified.",
+    )
     scribe_upload_max_mb: int = Field(
         default=500,
         ge=1,

@@ -17,6 +17,7 @@ from rq import Queue
 from clinic_app.db import session_scope
 from clinic_app.redis_conn import get_redis
 from clinic_app.services.reminders import mark_no_shows, send_due_reminders
+from clinic_app.services.scribe import purge_raw_chunks
 from clinic_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -25,15 +26,18 @@ TICK_FUNCTION = "workers.scheduling.scheduling_tick"
 
 
 def scheduling_tick() -> dict[str, Any]:
-    """One run: queue due reminders, then mark yesterday's unconfirmed no-shows."""
+    """One run: due reminders, yesterday's unconfirmed no-shows, expired raw audio chunks."""
     with session_scope() as session:
         reminders = send_due_reminders(session)
     with session_scope() as session:
         no_shows = mark_no_shows(session)
+    with session_scope() as session:
+        chunks_purged = purge_raw_chunks(session)
     result = {
         "reminders_queued": reminders.queued,
         "reminders_without_contact": reminders.skipped_no_contact,
         "no_shows": no_shows,
+        "audio_chunks_purged": chunks_purged,
     }
     logger.info("Scheduling tick: %s", result)
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from typing import Any
@@ -106,8 +107,12 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
         row.audio_ms, row.processing_ms = speech.duration_ms(audio), elapsed_ms
         session.add(row)
         file_id = uuid.UUID(stored["file_id"])
-        if session.get(StoredFile, file_id) is not None:
+        kept = session.get(StoredFile, file_id)
+        if kept is not None:
             consultation.recording_file_id = file_id
+            # The joined recording is what the chunks add up to: raw chunks may go later.
+            verified = kept.sha256 == hashlib.sha256(data).hexdigest() and kept.size == len(data)
+            consultation.recording = {**consultation.recording, "verified": verified}
         consultation.duration_ms = speech.duration_ms(audio)
         session.add(consultation)
     return {"status": "completed", "segments": len(segments), "processing_ms": elapsed_ms}

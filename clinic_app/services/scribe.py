@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
@@ -572,3 +573,31 @@ def recording_link(session: Session, *, actor: Actor, session_id: str) -> str:
         session, actor, "scribe.audio_play", entity_type="consultation_session", entity_id=row.id
     )
     return make_download_url(stored, user_id=actor.user_id)
+
+
+def purge_raw_chunks(session: Session, *, now: datetime | None = None) -> int:
+    """Delete raw chunks of verified recordings older than the retention (scheduling tick).
+
+    Only sessions whose joined recording was stored and checked against the chunks qualify;
+    everything else keeps its chunks, so nothing is ever lost before it is safe elsewhere.
+    """
+    days = get_settings().scribe_chunk_retention_days
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    candidates = session.exec(
+        select(ConsultationSession).where(
+            col(ConsultationSession.recording_file_id).is_not(None),
+            col(ConsultationSession.ended_at) <= cutoff,
+        )
+    ).all()
+    storage = get_storage()
+    removed = 0
+    for row in candidates:
+        if not row.recording.get("verified"):
+            continue
+        chunks = session.exec(select(AudioChunk).where(AudioChunk.session_id == row.id)).all()
+        for chunk in chunks:
+            storage.delete(chunk.storage_key)
+            session.delete(chunk)
+            removed += 1
+    session.flush()
+    return removed

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 import wave
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.services import auth, chart, scribe
 from clinic_app.services.demo import DEMO_PASSWORD, load_demo_clinic
+from clinic_app.storage import get_storage
 from models import (
     AudioChunk,
     AuditEvent,
@@ -187,6 +189,20 @@ def test_offline_engine_transcribes_with_the_patients_medicines(
         assert any(t["title"].startswith("Consultation recorded") for t in timeline.timeline)
     played = client.get(link)
     assert played.status_code == 200 and played.content == clip.read_bytes()
+
+    # Raw chunks go after the retention period; the verified recording stays playable.
+    with session_scope() as session:
+        consultation = session.get(ConsultationSession, uuid.UUID(session_id))
+        assert consultation is not None and consultation.recording["verified"] is True
+        ended = consultation.ended_at
+        assert ended is not None
+        assert scribe.purge_raw_chunks(session, now=ended + timedelta(days=1)) == 0
+        keys = [c.storage_key for c in session.exec(select(AudioChunk)).all()]
+        assert scribe.purge_raw_chunks(session, now=ended + timedelta(days=31)) == count
+    with session_scope() as session:
+        assert session.exec(select(AudioChunk)).all() == []
+        assert not any(get_storage().exists(key) for key in keys)
+    assert client.get(link).content == clip.read_bytes()
 
 
 def _corrupt_wav(path: Path) -> Path:
