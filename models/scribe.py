@@ -93,6 +93,9 @@ class Transcription(SQLModel, table=True):
         default_factory=list, sa_type=EncryptedJSON, nullable=True
     )
     manually_corrected: bool = Field(default=False)
+    # The running transcript made while recording (replaced by the final pass at "Stop").
+    is_live: bool = Field(default=False)
+    live_ms: int = Field(default=0)  # audio transcribed so far
     confidence: float | None = Field(default=None)
     word_count: int = Field(default=0)
     char_count: int = Field(default=0)

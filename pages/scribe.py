@@ -302,6 +302,26 @@ def _player() -> rx.Component:
     )  # fmt: skip
 
 
+def _live() -> rx.Component:
+    return rx.cond(
+        S.live_segments.length() > 0,
+        rx.flex(
+            rx.text("Live transcript — the full pass at Stop replaces it.", size="1",
+                    color_scheme="gray"),
+            rx.foreach(
+                S.live_segments,
+                lambda seg: rx.flex(rx.code(seg["start"], size="1"), rx.text(seg["text"], size="2"),
+                                    spacing="2", data_testid="scribe-live-segment"),
+            ),
+            direction="column",
+            spacing="1",
+            data_testid="scribe-live",
+        ),
+        rx.text("The transcript appears here during and after the recording.", size="2",
+                color_scheme="gray"),
+    )  # fmt: skip
+
+
 def _transcript(view: ObjectVar[dict[str, Any]]) -> rx.Component:
     status = view["transcription_status"].to(str)
     return rx.card(
@@ -338,14 +358,7 @@ def _transcript(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                         data_testid="scribe-transcript",
                     ),
                 ),
-                (
-                    "",
-                    rx.text(
-                        "The transcript appears here after the recording.",
-                        size="2",
-                        color_scheme="gray",
-                    ),
-                ),  # fmt: skip
+                ("", _live()),
                 rx.flex(
                     rx.text(view["job_message"].to(str), size="2"),
                     rx.progress(value=view["job_progress"].to(int), max=100),

@@ -20,7 +20,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.services import scribe
 from state.base import AppState
 
-WATCH_SECONDS = 15 * 60
+WATCH_SECONDS = 4 * 3600  # a long consultation, then its transcription
 
 
 class ScribeState(AppState):
@@ -31,6 +31,7 @@ class ScribeState(AppState):
     form_error: rx.Field[str] = rx.field("")
     editing: rx.Field[str] = rx.field("")  # the segment being corrected ("" = none)
     _session_id: str = ""
+    _watching: bool = False
 
     @rx.var
     def speakers(self) -> list[str]:
@@ -40,9 +41,15 @@ class ScribeState(AppState):
     def has_session(self) -> bool:
         return bool(self.consultation)
 
+    live_segments: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+
     @rx.var
     def transcribing(self) -> bool:
         return self.consultation.get("transcription_status") in ("pending", "processing")
+
+    @rx.var
+    def recording(self) -> bool:
+        return self.consultation.get("status") in ("in_progress", "paused")
 
     @rx.event
     def load(self) -> EventSpec | None:
@@ -61,9 +68,9 @@ class ScribeState(AppState):
             return rx.redirect(f"/scribe?session={new_id}", replace=True)
         self._session_id = str(params.get("session") or "")[:64]
         self._refresh(actor)
-        return ScribeState.watch_transcription if self.transcribing else None
+        return ScribeState.watch_transcription if self.transcribing or self.recording else None
 
-    def _refresh(self, actor: Actor) -> None:
+    def _refresh(self, actor: Actor, *, audit_read: bool = True) -> None:
         # Immediate: the view reads, then writes its audit row, while the worker writes the
         # transcript; on SQLite a deferred read→write transaction would fail with "busy" at once.
         with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
@@ -72,7 +79,9 @@ class ScribeState(AppState):
                 self.sessions = scribe.my_sessions(session, actor=actor)
                 return
             try:
-                data = scribe.view(session, actor=actor, session_id=self._session_id)
+                data = scribe.view(
+                    session, actor=actor, session_id=self._session_id, audit_read=audit_read
+                )
             except AppError as exc:
                 if exc.code != "NOT_FOUND":
                     raise
@@ -80,6 +89,7 @@ class ScribeState(AppState):
                 return
         self.missing = False
         self.segments = data.pop("segments")
+        self.live_segments = data.pop("live")
         self.consultation = data
 
     @rx.event
@@ -105,7 +115,7 @@ class ScribeState(AppState):
     @rx.event
     def refresh(self) -> EventSpec | None:
         """The recorder finished uploading: show the transcription as it runs."""
-        self._refresh(self._require("scribe:record"))
+        self._refresh(self._require("scribe:record"), audit_read=False)
         return ScribeState.watch_transcription if self.transcribing else None
 
     @rx.event
@@ -205,12 +215,21 @@ class ScribeState(AppState):
 
     @rx.event(background=True)
     async def watch_transcription(self) -> None:
-        """Progress from the worker's job row, once a second, until the transcript is in."""
-        for _ in range(WATCH_SECONDS):
-            await asyncio.sleep(1)
+        """The running transcript while recording, then the job's progress, every 2 seconds,
+        until the final transcript is in (one loop per tab: a second start exits at once)."""
+        async with self:
+            if self._watching:
+                return
+            self._watching = True
+        try:
+            for _ in range(WATCH_SECONDS // 2):
+                await asyncio.sleep(2)
+                async with self:
+                    if not self.has_session:
+                        return
+                    self._refresh(self._require("scribe:record"), audit_read=False)
+                    if not (self.transcribing or self.recording):
+                        return
+        finally:
             async with self:
-                if not self.has_session:
-                    return
-                self._refresh(self._require("scribe:record"))
-                if not self.transcribing:
-                    return
+                self._watching = False

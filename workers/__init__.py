@@ -20,13 +20,13 @@ from clinic_app.services.notifications import DELIVER_KIND
 from clinic_app.services.patient_archive import PATIENT_ARCHIVE_KIND
 from clinic_app.services.patient_summary import PATIENT_SUMMARY_KIND
 from clinic_app.services.prescription_documents import RENDER_KIND as PRESCRIPTION_DOCUMENTS_KIND
-from clinic_app.services.scribe import TRANSCRIBE_KIND
+from clinic_app.services.scribe import LIVE_KIND, TRANSCRIBE_KIND
 from clinic_app.settings import get_settings
 from workers.notifications import deliver_notification
 from workers.patient_archive import patient_archive_zip
 from workers.patient_summary import patient_summary_docx
 from workers.prescriptions import prescription_documents
-from workers.scribe import transcribe_session
+from workers.scribe import transcribe_live, transcribe_session
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ HANDLERS: dict[str, Handler] = {
     DELIVER_KIND: deliver_notification,
     PRESCRIPTION_DOCUMENTS_KIND: prescription_documents,
     TRANSCRIBE_KIND: transcribe_session,
+    LIVE_KIND: transcribe_live,
 }
 
 

@@ -7,13 +7,14 @@ import time
 import uuid
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from clinic_app.ai import speakers, speech
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.jobs import JobContext
 from clinic_app.services.scribe import context_prompt
+from clinic_app.settings import get_settings
 from clinic_app.storage import get_storage
 from models import AudioChunk, ConsultationSession, StoredFile, Transcription
 from models.base import utcnow
@@ -116,3 +117,65 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
         consultation.duration_ms = speech.duration_ms(audio)
         session.add(consultation)
     return {"status": "completed", "segments": len(segments), "processing_ms": elapsed_ms}
+
+
+def transcribe_live(ctx: JobContext) -> dict[str, Any]:
+    """While recording: transcribe the audio that arrived since the last pass and append it to
+    the running transcript. Best effort — the final pass at "Stop" replaces it."""
+    session_id = uuid.UUID(str(ctx.params.get("session_id")))
+    clinic_id = ctx.clinic_id
+    if clinic_id is None:
+        raise AppError("JOB_BAD_PARAMS", "The job has no clinic.")
+    with session_scope(clinic_id=clinic_id) as session:
+        consultation = session.get(ConsultationSession, session_id)
+        if consultation is None or consultation.status not in ("in_progress", "paused"):
+            return {"skipped": "not recording"}
+        chunks = session.exec(
+            select(AudioChunk).where(AudioChunk.session_id == session_id).order_by(AudioChunk.seq)  # type: ignore[arg-type]
+        ).all()
+        keys = []
+        for expected, chunk in enumerate(chunks):
+            if chunk.seq != expected:
+                break  # only the unbroken start of the recording decodes
+            keys.append(chunk.storage_key)
+        live = session.exec(
+            select(Transcription).where(
+                Transcription.session_id == session_id, col(Transcription.is_live).is_(True)
+            )
+        ).first()
+        done_ms = live.live_ms if live else 0
+        prompt = context_prompt(session, row=consultation)
+        language = get_settings().speech_language
+    storage = get_storage()
+    try:
+        audio = speech.decode_audio(b"".join(storage.get(k) for k in keys), partial_ok=True)
+    except AppError:
+        return {"skipped": "nothing decodable yet"}
+    tail = audio[done_ms * speech.SAMPLE_RATE // 1000 :]
+    if len(tail) < 2 * speech.SAMPLE_RATE or speech.is_silent(tail):
+        return {"skipped": "no new speech"}
+    result = speech.get_engine().transcribe(tail, language=language, prompt=prompt)
+    new = [
+        {"start_ms": done_ms + s.start_ms, "end_ms": done_ms + s.end_ms, "text": s.text}
+        for s in result.segments
+    ]
+    with session_scope(clinic_id=clinic_id) as session:
+        live = session.exec(
+            select(Transcription).where(
+                Transcription.session_id == session_id, col(Transcription.is_live).is_(True)
+            )
+        ).first()
+        if live is None:
+            live = Transcription(
+                clinic_id=clinic_id,
+                session_id=session_id,
+                status="processing",
+                engine=result.engine,
+                model=result.model,
+                language=result.language,
+                is_live=True,
+            )
+        live.segments = [*(live.segments or []), *new]
+        live.live_ms = done_ms + speech.duration_ms(tail)
+        session.add(live)
+    return {"segments": len(new), "live_ms": done_ms + speech.duration_ms(tail)}

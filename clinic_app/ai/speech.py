@@ -63,18 +63,22 @@ class SpeechEngine(Protocol):
 # ---- audio --------------------------------------------------------------------------------
 
 
-def decode_audio(data: bytes) -> np.ndarray:
-    """Any container/codec PyAV reads (webm/ogg opus, wav, mp3, m4a, flac) → 16 kHz mono float32."""
+def decode_audio(data: bytes, *, partial_ok: bool = False) -> np.ndarray:
+    """Any container/codec PyAV reads (webm/ogg opus, wav, mp3, m4a, flac) → 16 kHz mono float32.
+
+    ``partial_ok``: a recording still growing (the live transcript) may end mid-frame; keep
+    what decoded. The final pass is strict: a damaged recording is an error, not a shorter one.
+    """
     import av
 
     if not data:
         raise AppError("AUDIO_EMPTY", "The recording is empty.")
+    pieces: list[np.ndarray] = []
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
                 raise AppError("AUDIO_UNREADABLE", "The file has no audio track.")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-            pieces: list[np.ndarray] = []
             for frame in container.decode(audio=0):
                 for out in resampler.resample(frame):
                     pieces.append(out.to_ndarray().reshape(-1))
@@ -83,6 +87,8 @@ def decode_audio(data: bytes) -> np.ndarray:
     except AppError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+        if partial_ok and pieces:
+            return np.concatenate(pieces).astype(np.float32) / 32768.0
         raise AppError(
             "AUDIO_UNREADABLE", f"The audio could not be decoded ({type(exc).__name__})."
         ) from None

@@ -32,6 +32,7 @@ from models import (
     Appointment,
     AudioChunk,
     ConsultationSession,
+    Job,
     Medication,
     Patient,
     PatientMedication,
@@ -40,6 +41,9 @@ from models import (
 from models.base import utcnow
 
 TRANSCRIBE_KIND = "scribe_transcribe"
+LIVE_KIND = "scribe_live"
+# A live pass every 3 chunks (about 9 s of audio): the running transcript trails by ≤ ~10 s.
+LIVE_EVERY_CHUNKS = 3
 MAX_CHUNK_BYTES = 8 * 1024 * 1024
 STATUS_LABELS = {
     "in_progress": "Recording",
@@ -233,7 +237,30 @@ def put_chunk(
         )
     )
     session.flush()
+    if row.status == "in_progress" and (seq + 1) % LIVE_EVERY_CHUNKS == 0:
+        _queue_live(session, row)
     return ChunkReceipt(seq, duplicate=False)
+
+
+def _queue_live(session: Session, row: ConsultationSession) -> None:
+    """Transcribe what has arrived so far, unless a live pass for this session is waiting."""
+    waiting = session.exec(
+        select(Job.id).where(
+            Job.kind == LIVE_KIND,
+            Job.entity_id == str(row.id),
+            col(Job.status).in_(("queued", "running")),
+        )
+    ).first()
+    if waiting is None:
+        jobs.enqueue(
+            session,
+            kind=LIVE_KIND,
+            clinic_id=row.clinic_id,
+            created_by=row.doctor_user_id,
+            params={"session_id": str(row.id)},
+            entity_type="consultation_session",
+            entity_id=row.id,
+        )
 
 
 def received(session: Session, *, actor: Actor, session_id: str) -> dict[str, Any]:
@@ -295,7 +322,9 @@ def finish(
 
 def queue_transcription(session: Session, *, actor: Actor, row: ConsultationSession) -> uuid.UUID:
     retries = session.exec(
-        select(func.count()).select_from(Transcription).where(Transcription.session_id == row.id)
+        select(func.count())
+        .select_from(Transcription)
+        .where(Transcription.session_id == row.id, col(Transcription.is_live).is_(False))
     ).one()
     settings = get_settings()
     transcription = Transcription(
@@ -337,10 +366,13 @@ def retry_transcription(session: Session, *, actor: Actor, session_id: str) -> u
     return queue_transcription(session, actor=actor, row=row)
 
 
-def _latest_transcription(session: Session, session_id: uuid.UUID) -> Transcription | None:
+def _latest_transcription(
+    session: Session, session_id: uuid.UUID, *, live: bool = False
+) -> Transcription | None:
+    """The newest final transcript (or, with ``live``, the running one made while recording)."""
     return session.exec(
         select(Transcription)
-        .where(Transcription.session_id == session_id)
+        .where(Transcription.session_id == session_id, Transcription.is_live == live)
         .order_by(col(Transcription.created_at).desc())
     ).first()
 
@@ -391,13 +423,17 @@ def context_prompt(session: Session, *, row: ConsultationSession, limit: int = 7
 # ---- views ---------------------------------------------------------------------------------
 
 
-def view(session: Session, *, actor: Actor, session_id: str) -> dict[str, Any]:
-    """The scribe page's data for one session (an audited PHI read)."""
+def view(
+    session: Session, *, actor: Actor, session_id: str, audit_read: bool = True
+) -> dict[str, Any]:
+    """The scribe page's data for one session (an audited PHI read; the page's own progress
+    polling passes ``audit_read=False``: opening the page was the read)."""
     require(actor, "scribe:record")
     row = _load(session, actor, session_id)
     patient = session.get(Patient, row.patient_id)
     assert patient is not None
     transcription = _latest_transcription(session, row.id)
+    live = _latest_transcription(session, row.id, live=True) if transcription is None else None
     job = None
     if transcription is not None and transcription.job_id is not None:
         job = jobs.job_view(
@@ -406,9 +442,14 @@ def view(session: Session, *, actor: Actor, session_id: str) -> dict[str, Any]:
     chunks = session.exec(
         select(func.count()).select_from(AudioChunk).where(AudioChunk.session_id == row.id)
     ).one()
-    audit.record_by(
-        session, actor, "scribe.session_read", entity_type="consultation_session", entity_id=row.id
-    )
+    if audit_read:
+        audit.record_by(
+            session,
+            actor,
+            "scribe.session_read",
+            entity_type="consultation_session",
+            entity_id=row.id,
+        )
     return {
         "id": str(row.id),
         "number": row.number,
@@ -438,6 +479,10 @@ def view(session: Session, *, actor: Actor, session_id: str) -> dict[str, Any]:
             for n, s in enumerate(transcription.segments if transcription else [])
         ],
         "corrections": len(transcription.corrections or []) if transcription else 0,
+        "live": [
+            {"start": _clock(int(s["start_ms"])), "text": s["text"]}
+            for s in (live.segments if live else [])
+        ],
         "has_recording": row.recording_file_id is not None,
         "audio_ms": (transcription.audio_ms or 0) if transcription else 0,
         "audio_length": _clock((transcription.audio_ms or 0) if transcription else 0),

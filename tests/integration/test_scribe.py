@@ -242,3 +242,34 @@ def test_bad_audio_fails_clearly_and_can_be_retried(
         rows = session.exec(select(Transcription)).all()
         assert len(rows) == 2 and max(r.retry_count for r in rows) == 1
         assert len(session.exec(select(AudioChunk)).all()) == count  # nothing was lost
+
+
+def test_live_transcript_while_recording_then_the_final_pass(
+    doctor: tuple[TestClient, str], tmp_path: Path
+) -> None:
+    client, session_id = doctor
+    _consent(session_id)
+    pieces = _pieces(speech_wav(tmp_path / "clip.wav").read_bytes(), 6)
+    for seq in range(3):  # every third chunk queues a live pass over what has arrived
+        assert _put(client, session_id, seq, pieces[seq]).status_code == 200
+    run_worker(burst=True)
+    with session_scope() as session:
+        doctor_actor = _the_doctor(session)
+        first = scribe.view(session, actor=doctor_actor, session_id=session_id)["live"]
+    assert first and "headache" in " ".join(s["text"] for s in first).lower()
+    for seq in range(3, len(pieces)):
+        assert _put(client, session_id, seq, pieces[seq]).status_code == 200
+    run_worker(burst=True)
+    with session_scope() as session:
+        live = scribe.view(session, actor=_the_doctor(session), session_id=session_id)["live"]
+    assert len(live) > len(first) and "penicillin" in " ".join(s["text"] for s in live).lower()
+
+    finished = client.post(
+        f"/api/scribe/{session_id}/finish", json={"chunks": len(pieces)}, headers=HEADERS
+    )
+    assert finished.status_code == 200
+    run_worker(burst=True)
+    with session_scope() as session:
+        data = scribe.view(session, actor=_the_doctor(session), session_id=session_id)
+    assert data["transcription_status"] == "completed" and data["live"] == []
+    assert "penicillin" in " ".join(s["text"] for s in data["segments"]).lower()
