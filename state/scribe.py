@@ -132,8 +132,7 @@ class ScribeState(AppState):
         self._refresh(actor)
         return ScribeState.watch_transcription
 
-    def _edit(self, action: Any) -> bool:
-        actor = self._require("scribe:record")
+    def _edit(self, actor: Actor, action: Any) -> bool:
         self.form_error = ""
         try:
             with session_scope(clinic_id=actor.clinic_id) as session:
@@ -159,6 +158,7 @@ class ScribeState(AppState):
 
     @rx.event
     def save_segment(self, form: dict[str, Any]) -> None:
+        actor = self._require("scribe:record")
         segment = int(self.editing or -1)
         text = str(form.get("text") or "")[:5000]
         speaker = str(form.get("speaker") or "")[:40]
@@ -184,19 +184,20 @@ class ScribeState(AppState):
                     segment=segment,
                 )
 
-        if self._edit(action):
+        if self._edit(actor, action):
             self.editing = ""
 
     @rx.event
     def rename_speaker(self, form: dict[str, Any]) -> None:
         self._edit(
+            self._require("scribe:record"),
             lambda session, actor: scribe.set_speaker(
                 session,
                 actor=actor,
                 session_id=self._session_id,
                 speaker=str(form.get("speaker") or "")[:40],
                 name=str(form.get("name") or "")[:40],
-            )
+            ),
         )
 
     @rx.event
