@@ -179,12 +179,17 @@
         const known = await (await fetch(`/api/scribe/${st.session}/chunks`, { credentials: "same-origin" })).json();
         st.total = known.received.length ? Math.max(...known.received) + 1 : 0;
       }
-      const response = await fetch(`/api/scribe/${st.session}/finish`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-Requested-With": "clinic", "Content-Type": "application/json" },
-        body: JSON.stringify({ chunks: st.total, source: st.source, filename: st.filename }),
-      });
+      let response;
+      for (let attempt = 0; ; attempt++) {
+        response = await fetch(`/api/scribe/${st.session}/finish`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-Requested-With": "clinic", "Content-Type": "application/json" },
+          body: JSON.stringify({ chunks: st.total, source: st.source, filename: st.filename }),
+        });
+        if (response.status < 500 || attempt >= 5) break; // a busy server: try again shortly
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
+      }
       if (!response.ok) {
         const body = await response.json().catch(() => ({}));
         warn(body.message || "Could not finish the recording; try again.");

@@ -47,7 +47,9 @@ def run_as_staff(
             token = request.cookies.get(sessions.COOKIE_NAME)
             with session_scope() as session:
                 actor = auth.actor_for_token(session, token=token)
-            with session_scope(clinic_id=actor.clinic_id) as session:
+            # Writes take SQLite's write lock up front: a read-then-write transaction that
+            # meets a worker's commit in between would otherwise fail at once ("busy").
+            with session_scope(clinic_id=actor.clinic_id, immediate=write) as session:
                 result = work(session, actor)
         except AppError as exc:
             if exc.code == "SESSION_EXPIRED":
