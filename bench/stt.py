@@ -165,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rows: dict[str, list[tuple[float, ...]]] = {"plain": [], "biased": [], "float32": []}
     drugs_found = {"plain": [0, 0], "biased": [0, 0]}
+    missed: dict[str, list[str]] = {"plain": [], "biased": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for n, turns in enumerate(CLIPS):
@@ -188,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ]
                 heard = set(_words(hypothesis))
                 drugs_found[mode][0] += sum(1 for d in spoken if d in heard)
+                missed[mode] += [d for d in spoken if d not in heard]
                 drugs_found[mode][1] += len(spoken)
                 rows[mode].append(
                     (wer(reference, hypothesis), elapsed / seconds, speaker_error(segments, truth))
@@ -201,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  int8 {mode:<7} WER {w:5.3f}  drug names {hit}/{total} = {hit / total:4.2f}"
             f"  speaker error {d:4.2f}  RTF {r:5.3f}"
         )
+        if mode == "biased" and missed[mode]:
+            print(f"    drug names missed with biasing: {', '.join(sorted(missed[mode]))}")
     w32 = float(np.mean([row[0] for row in rows["float32"]]))
     r32 = float(np.mean([row[1] for row in rows["float32"]]))
     print(f"  float32 plain  WER {w32:5.3f}  RTF {r32:5.3f}  (same model, other compute type)")
