@@ -131,7 +131,7 @@ class PortalState(AppState):
     @rx.event
     def load(self) -> None:
         actor = self._require_patient()
-        with session_scope(clinic_id=actor.clinic_id) as session:
+        with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
             view = portal.overview(session, actor=actor)
         self.patient_name = view.patient_name
         self.mrn = view.mrn
@@ -146,7 +146,7 @@ class PortalState(AppState):
     @rx.event
     def open_prescription(self, prescription_id: str) -> None:
         actor = self._require_patient()
-        with session_scope(clinic_id=actor.clinic_id) as session:
+        with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
             self.prescription = prescriptions.portal_view(
                 session, actor=actor, prescription_id=str(prescription_id)[:64]
             )

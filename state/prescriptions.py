@@ -92,7 +92,7 @@ class PrescriptionsState(AppState):
 
     def _refresh(self, actor: Actor) -> None:
         try:
-            with session_scope(clinic_id=actor.clinic_id) as session:
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 if self._rx_id:
                     self._show_prescription(session, actor)
                 elif self._patient_id:
@@ -141,7 +141,7 @@ class PrescriptionsState(AppState):
         actor = self._require(permission)
         self.page_error = ""
         try:
-            with session_scope(clinic_id=actor.clinic_id) as session:
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 action(session, actor)
         except AppError as exc:
             if exc.code in ("FORBIDDEN", "NOT_FOUND"):
@@ -308,7 +308,7 @@ class PrescriptionsState(AppState):
         self.signing = True
         yield None
         try:
-            with session_scope(clinic_id=actor.clinic_id) as session:
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 auth.step_up(
                     session,
                     actor=actor,
@@ -316,7 +316,7 @@ class PrescriptionsState(AppState):
                     code=str(form.get("code") or "").strip()[:12],
                     ip=self.router.session.client_ip or None,
                 )
-            with session_scope(clinic_id=actor.clinic_id) as session:
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 prescriptions.sign(
                     session,
                     actor=actor,

@@ -85,7 +85,9 @@ def _serve(request: Request, correlation_id: str) -> Response:
         raise AppError("LINK_INVALID", "This link is not valid.")
 
     storage = get_storage()
-    with session_scope(clinic_id=clinic_id) as session:
+    # Immediate: this reads, then writes its audit row; on SQLite a worker's commit in between
+    # would otherwise fail the download at once ("busy") instead of waiting its turn.
+    with session_scope(clinic_id=clinic_id, immediate=True) as session:
         stored = session.exec(
             select(StoredFile).where(
                 StoredFile.id == file_id,
