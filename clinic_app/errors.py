@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 
@@ -21,6 +22,16 @@ class AppError(Exception):
 class NotFound(AppError):
     def __init__(self, what: str) -> None:
         super().__init__("NOT_FOUND", f"{what} was not found.")
+
+
+def parse_id(value: object, what: str) -> uuid.UUID:
+    """An id from the browser or a URL; anything that is not a UUID is simply NOT_FOUND."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise NotFound(what) from None
 
 
 class Forbidden(AppError):

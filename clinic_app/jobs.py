@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select, update
 
 from clinic_app import audit
 from clinic_app.db import session_scope
-from clinic_app.errors import AppError, NotFound
+from clinic_app.errors import AppError, NotFound, parse_id
 from clinic_app.observability import current_correlation_id, new_correlation_id
 from clinic_app.redis_conn import get_redis
 from clinic_app.security.actor import Actor
@@ -75,15 +75,6 @@ def _as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _parse_id(value: uuid.UUID | str, what: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(what) from None
 
 
 def backoff_seconds(failed_attempts: int) -> int:
@@ -265,7 +256,7 @@ def enqueue(
 def get_job(session: Session, *, job_id: uuid.UUID | str, clinic_id: uuid.UUID) -> Job:
     """The job if it belongs to ``clinic_id``; NotFound otherwise (ids come from browsers)."""
     job = session.exec(
-        select(Job).where(Job.id == _parse_id(job_id, "Job"), Job.clinic_id == clinic_id)
+        select(Job).where(Job.id == parse_id(job_id, "Job"), Job.clinic_id == clinic_id)
     ).first()
     if job is None:
         raise NotFound("Job")
@@ -497,7 +488,7 @@ def claim(job_id: uuid.UUID | str) -> JobContext | None:
     The conditional UPDATE makes two workers handed the same id run it once.
     """
     try:
-        row_id = _parse_id(job_id, "Job")
+        row_id = parse_id(job_id, "Job")
     except NotFound:
         logger.error("RQ asked to run job %r, which is not a job id", job_id)
         return None

@@ -147,9 +147,12 @@ class PortalState(AppState):
     def open_prescription(self, prescription_id: str) -> None:
         actor = self._require_patient()
         with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-            self.prescription = prescriptions.portal_view(
+            data = prescriptions.portal_view(
                 session, actor=actor, prescription_id=str(prescription_id)[:64]
             )
+        for internal in ("pdf_file_id", "docx_file_id", "patient_id", "content_hash"):
+            data.pop(internal, None)  # the dialog shows none of these; keep them server-side
+        self.prescription = data
         self._prescription_id = str(prescription_id)[:64]
         self.prescription_error = ""
         self.prescription_open = True

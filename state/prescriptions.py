@@ -121,8 +121,11 @@ class PrescriptionsState(AppState):
         self.problems = data.pop("problems")
         self.flags = {k: bool(data.pop(k)) for k in list(data) if k.startswith("can_")}
         self.acknowledged = data.pop("acknowledgements")
+        # File ids stay on the server: the browser asks for a short-lived link instead.
+        pdf_file_id = data.pop("pdf_file_id")
+        data.pop("docx_file_id")
         self.view = data
-        self.documents_pending = data["status"] != "draft" and not data["pdf_file_id"]
+        self.documents_pending = data["status"] != "draft" and not pdf_file_id
         self.mode = "rx"
 
     def _show_patient(self, session: Session, actor: Actor) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from clinic_app import audit
 from clinic_app.errors import AppError, NotFound
@@ -254,8 +254,9 @@ def add_local_item(session: Session, *, actor: Actor, row: dict[str, str]) -> uu
     return item.id
 
 
-def _visible(actor: Actor) -> Any:
-    return or_(col(Medication.clinic_id).is_(None), Medication.clinic_id == actor.clinic_id)
+def _visible_to(clinic_id: uuid.UUID) -> Any:
+    """The shared starter catalog plus the clinic's own items."""
+    return or_(col(Medication.clinic_id).is_(None), Medication.clinic_id == clinic_id)
 
 
 def _contains(word: str) -> Any:
@@ -270,7 +271,9 @@ def search(session: Session, *, actor: Actor, query: str, limit: int = 12) -> li
     words = [w for w in re.split(r"\s+", (query or "").strip().lower()) if w][:5]
     if not words or len(words[0]) < 2:
         return []
-    statement = select(Medication).where(_visible(actor), col(Medication.is_active).is_(True))
+    statement = select(Medication).where(
+        _visible_to(actor.clinic_id), col(Medication.is_active).is_(True)
+    )
     for word in words:
         statement = statement.where(_contains(word))
     rows = session.exec(statement.limit(200)).all()
@@ -307,10 +310,36 @@ def load_item(session: Session, *, actor: Actor, medication_id: str) -> Medicati
         mid = uuid.UUID(str(medication_id))
     except ValueError:
         raise NotFound("Medication") from None
-    item = session.exec(select(Medication).where(Medication.id == mid, _visible(actor))).first()
+    item = session.exec(
+        select(Medication).where(Medication.id == mid, _visible_to(actor.clinic_id))
+    ).first()
     if item is None or not item.is_active:
         raise NotFound("Medication")
     return item
+
+
+def common_generics(session: Session, *, clinic_id: uuid.UUID, limit: int) -> list[str]:
+    """Single-word generic names, those with the most products first (a stand-in for
+    "commonly prescribed"): the words a speech engine should expect."""
+    return list(
+        session.exec(
+            select(Medication.generic_name)
+            .where(_visible_to(clinic_id), col(Medication.generic_name).not_like("% %"))
+            .group_by(col(Medication.generic_name))
+            .order_by(func.count().desc(), col(Medication.generic_name))
+            .limit(limit)
+        ).all()
+    )
+
+
+def _naming(session: Session, clinic_id: uuid.UUID, term: str) -> list[tuple[list[str], list[str]]]:
+    """(ingredients, classes) of the catalog rows, shared or the clinic's, mentioning ``term``."""
+    rows = session.exec(
+        select(Medication.ingredients, Medication.drug_classes)
+        .where(_visible_to(clinic_id), _contains(term))
+        .limit(200)
+    ).all()
+    return [(list(ingredients), list(classes)) for ingredients, classes in rows]
 
 
 def classes_of_substance(session: Session, *, actor: Actor, substance: str) -> tuple[str, ...]:
@@ -318,12 +347,7 @@ def classes_of_substance(session: Session, *, actor: Actor, substance: str) -> t
     term = substance.strip().lower()
     if not term:
         return ()
-    rows = session.exec(
-        select(Medication.ingredients, Medication.drug_classes)
-        .where(_visible(actor), _contains(term))
-        .limit(50)
-    ).all()
-    for ingredients, classes in rows:
+    for ingredients, classes in _naming(session, actor.clinic_id, term):
         if term in ingredients:
             return tuple(classes)
     return ()
@@ -337,13 +361,7 @@ def code_for_substance(session: Session, *, clinic_id: uuid.UUID, substance: str
     term = normalise_term(substance)
     if len(term) < 3:
         return None
-    owner = or_(col(Medication.clinic_id).is_(None), Medication.clinic_id == clinic_id)
-    rows = session.exec(
-        select(Medication.ingredients, Medication.drug_classes)
-        .where(owner, _contains(term))
-        .limit(200)
-    ).all()
-    for ingredients, classes in rows:
+    for ingredients, classes in _naming(session, clinic_id, term):
         if term in ingredients or term in classes:
             return term
     return None

@@ -17,7 +17,7 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from clinic_app import audit
-from clinic_app.errors import AppError, NotFound
+from clinic_app.errors import AppError, NotFound, parse_id
 from clinic_app.security import pii
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
@@ -250,19 +250,10 @@ def search_patients(
     return [_row(p, today) for p in patients[:limit]]
 
 
-def _parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        raise NotFound(what) from None
-
-
 def get_patient(session: Session, *, actor: Actor, patient_id: str | uuid.UUID) -> PatientDetail:
     """One patient of the actor's clinic; records a PHI read in the audit trail."""
     require(actor, "patient:list")
-    pid = _parse_id(patient_id, "Patient")
+    pid = parse_id(patient_id, "Patient")
     found = session.exec(
         select(Patient, Clinic.timezone)
         .join(Clinic, col(Clinic.id) == col(Patient.clinic_id))
@@ -466,7 +457,7 @@ def _validated(data: NewPatient, *, today: date) -> dict[str, Any]:
 
 def load_patient(session: Session, *, actor: Actor, patient_id: str | uuid.UUID) -> Patient:
     """A live patient of the actor's clinic; any other id (guessed, foreign, bad) is NOT_FOUND."""
-    pid = _parse_id(patient_id, "Patient")
+    pid = parse_id(patient_id, "Patient")
     patient = session.exec(
         select(Patient).where(
             Patient.id == pid,
@@ -567,7 +558,7 @@ def register_patient(
 def get_download_file(session: Session, *, actor: Actor, file_id: str | uuid.UUID) -> StoredFile:
     """A stored file of the actor's clinic that the actor may download."""
     require(actor, "file:download")
-    fid = _parse_id(file_id, "File")
+    fid = parse_id(file_id, "File")
     stored = session.exec(
         select(StoredFile).where(
             StoredFile.id == fid,

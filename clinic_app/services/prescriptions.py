@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from clinic_app import audit
-from clinic_app.errors import AppError, Forbidden, NotFound
+from clinic_app.errors import AppError, Forbidden, NotFound, parse_id
 from clinic_app.security import pii, sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
@@ -74,13 +74,6 @@ class ItemInput:
 
 
 # ---- loading and access --------------------------------------------------------------------
-
-
-def _parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(what) from None
 
 
 def has_care_relationship(session: Session, *, actor: Actor, patient_id: uuid.UUID) -> bool:
@@ -201,7 +194,7 @@ def break_glass_log(session: Session, *, actor: Actor, limit: int = 50) -> list[
 def _load(session: Session, actor: Actor, prescription_id: str | uuid.UUID) -> Prescription:
     rx = session.exec(
         select(Prescription).where(
-            Prescription.id == _parse_id(prescription_id, "Prescription"),
+            Prescription.id == parse_id(prescription_id, "Prescription"),
             Prescription.clinic_id == actor.clinic_id,
         )
     ).first()

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, func, select
 
 from clinic_app import audit, jobs
-from clinic_app.errors import AppError, NotFound
+from clinic_app.errors import AppError, NotFound, parse_id
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.services import medication_catalog
 from clinic_app.services.chart import open_encounter_id, start_encounter
 from clinic_app.services.numbering import next_number
 from clinic_app.services.scheduling import apply_transition
@@ -33,7 +34,6 @@ from models import (
     AudioChunk,
     ConsultationSession,
     Job,
-    Medication,
     Patient,
     PatientMedication,
     Transcription,
@@ -60,18 +60,11 @@ class ChunkReceipt:
     duplicate: bool
 
 
-def _parse_id(value: str | uuid.UUID, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise NotFound(what) from None
-
-
 def _load(session: Session, actor: Actor, session_id: str | uuid.UUID) -> ConsultationSession:
     """A session of the actor's clinic that the actor runs (the recording doctor)."""
     row = session.exec(
         select(ConsultationSession).where(
-            ConsultationSession.id == _parse_id(session_id, "Session"),
+            ConsultationSession.id == parse_id(session_id, "Session"),
             ConsultationSession.clinic_id == actor.clinic_id,
         )
     ).first()
@@ -104,7 +97,7 @@ def start_session(
     if appointment_id:
         appointment = session.exec(
             select(Appointment).where(
-                Appointment.id == _parse_id(appointment_id, "Appointment"),
+                Appointment.id == parse_id(appointment_id, "Appointment"),
                 Appointment.clinic_id == actor.clinic_id,
             )
         ).first()
@@ -126,7 +119,7 @@ def start_session(
             )
         pid = appointment.patient_id
     else:
-        pid = _parse_id(patient_id, "Patient")
+        pid = parse_id(patient_id, "Patient")
     patient = session.exec(
         select(Patient).where(Patient.id == pid, Patient.clinic_id == actor.clinic_id)
     ).first()
@@ -398,16 +391,7 @@ def context_prompt(session: Session, *, row: ConsultationSession, limit: int = 7
         parts.append("Medications: " + ", ".join(m.name for m in meds[:30]) + ".")
     if allergies:
         parts.append("Allergies: " + ", ".join(a.substance for a in allergies[:20]) + ".")
-    common = session.exec(
-        select(Medication.generic_name)
-        .where(
-            or_(col(Medication.clinic_id).is_(None), Medication.clinic_id == row.clinic_id),
-            col(Medication.generic_name).not_like("% %"),  # single-word generics read best
-        )
-        .group_by(col(Medication.generic_name))
-        .order_by(func.count().desc(), col(Medication.generic_name))
-        .limit(80)
-    ).all()
+    common = medication_catalog.common_generics(session, clinic_id=row.clinic_id, limit=80)
     prompt = " ".join(parts)
     words: list[str] = []
     for name in common:
