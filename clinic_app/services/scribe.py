@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from clinic_app import audit, jobs
+from clinic_app.ai.vocabulary import SpeechContext
 from clinic_app.errors import AppError, NotFound, parse_id
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
@@ -370,10 +371,10 @@ def _latest_transcription(
     ).first()
 
 
-def context_prompt(session: Session, *, row: ConsultationSession, limit: int = 700) -> str:
-    """Words the engine should expect (context biasing): the patient's medicines and allergies
-    first, then the catalog's generics — those with the most products first, as a stand-in for
-    "commonly prescribed" — as far as Whisper's short prompt allows."""
+def speech_context(session: Session, *, row: ConsultationSession) -> SpeechContext:
+    """Words the engine should expect (context biasing): the patient's medicines and allergies,
+    then the catalog's generics with the most products first, as a stand-in for "commonly
+    prescribed"."""
     meds = session.exec(
         select(PatientMedication).where(
             PatientMedication.patient_id == row.patient_id,
@@ -386,22 +387,12 @@ def context_prompt(session: Session, *, row: ConsultationSession, limit: int = 7
             Allergy.patient_id == row.patient_id, col(Allergy.deleted_at).is_(None)
         )
     ).all()
-    parts = []
-    if meds:
-        parts.append("Medications: " + ", ".join(m.name for m in meds[:30]) + ".")
-    if allergies:
-        parts.append("Allergies: " + ", ".join(a.substance for a in allergies[:20]) + ".")
     common = medication_catalog.common_generics(session, clinic_id=row.clinic_id, limit=80)
-    prompt = " ".join(parts)
-    words: list[str] = []
-    for name in common:
-        candidate = f"{prompt} Other medicines: {', '.join([*words, name])}."
-        if len(candidate) > limit:
-            break
-        words.append(name)
-    if words:
-        prompt = f"{prompt} Other medicines: {', '.join(words)}.".strip()
-    return prompt[:limit]
+    return SpeechContext(
+        medications=[m.name for m in meds],
+        allergies=[a.substance for a in allergies],
+        common=common,
+    )
 
 
 # ---- views ---------------------------------------------------------------------------------
