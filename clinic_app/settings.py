@@ -148,6 +148,21 @@ class Settings(BaseSettings):
     google_speech_timeout_seconds: float = Field(
         default=60.0, gt=0, le=600, description="Per-request deadline for Google Speech calls."
     )
+    draft_engine: str = Field(
+        default="local",
+        pattern="^(local|openai)$",
+        description="Report drafting: `local` (rules + MiniLM, CPU, offline) or `openai` "
+        "(any OpenAI-compatible chat server: Ollama, vLLM, llama.cpp, hosted APIs).",
+    )
+    llm_base_url: str = Field(
+        default="http://127.0.0.1:11434/v1",
+        description="Base URL of the OpenAI-compatible server (`…/v1`).",
+    )
+    llm_model: str = Field(default="llama3.1:8b", max_length=120, description="Chat model name.")
+    llm_api_key: str = Field(default="", description="Bearer key for the chat server, if any.")
+    llm_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=600, description="Per-request deadline for the chat server."
+    )
     speech_language: str = Field(
         default="en", max_length=16, description="Language of consultations (Whisper code)."
     )

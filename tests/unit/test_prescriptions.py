@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -20,8 +19,9 @@ from clinic_app.services import chart, medication_catalog, prescriptions
 from clinic_app.services import prescription_documents as documents
 from clinic_app.services.demo import load_demo_clinic
 from clinic_app.services.prescriptions import ItemInput
-from models import AuditEvent, Medication, Membership, Patient, Prescription, User, UserSession
-from models.base import utcnow
+from models import AuditEvent, Medication, Patient, Prescription
+from tests.personas import actor_for as _actor
+from tests.personas import stepped_up as _stepped_up
 
 HEADER = ",".join(medication_catalog.COLUMNS) + "\n"
 CATALOG = (
@@ -44,33 +44,6 @@ test-good,,1 mg,tablet,oral,,,,,
 test-good,,1 mg,tablet,oral,,,,,
 """
 )
-
-
-def _actor(session: Session, email: str, session_id: uuid.UUID | None = None) -> Actor:
-    user = session.exec(select(User).where(User.email == email)).one()
-    membership = session.exec(select(Membership).where(Membership.user_id == user.id)).one()
-    return Actor(
-        user.id,
-        membership.clinic_id,
-        membership.role,
-        user.full_name,
-        user.email,
-        session_id=session_id,
-        patient_id=membership.patient_id,
-    )
-
-
-def _stepped_up(session: Session, email: str, *, minutes_ago: int = 0) -> Actor:
-    actor = _actor(session, email)
-    row = UserSession(
-        user_id=actor.user_id,
-        clinic_id=actor.clinic_id,
-        expires_at=utcnow() + timedelta(hours=1),
-        step_up_at=utcnow() - timedelta(minutes=minutes_ago),
-    )
-    session.add(row)
-    session.flush()
-    return _actor(session, email, session_id=row.id)
 
 
 @pytest.fixture

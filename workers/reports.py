@@ -1,0 +1,110 @@
+"""Workers for reports: draft a report from its transcript, and render its DOCX (and PDF)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from clinic_app.ai import drafting
+from clinic_app.ai.drafters import get_drafter
+from clinic_app.db import session_scope
+from clinic_app.errors import AppError
+from clinic_app.jobs import JobContext
+from clinic_app.services import reports
+from models import Report
+from models.base import utcnow
+
+
+def _set(report_id: uuid.UUID, clinic_id: uuid.UUID, **values: Any) -> None:
+    with session_scope(clinic_id=clinic_id) as session:
+        row = session.get(Report, report_id)
+        if row is None or row.status == "signed":
+            return
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
+
+
+def draft_report(ctx: JobContext) -> dict[str, Any]:
+    """Draft every section (or one, to regenerate it), verify each sentence, store the draft.
+
+    An engine that gives up (unreachable, refusing, bad output) ends the report as ``failed``
+    with its message, not as a retried job: the doctor sees why and can draft again.
+    """
+    report_id = uuid.UUID(str(ctx.params.get("report_id")))
+    only = ctx.params.get("section_id")
+    clinic_id = ctx.clinic_id
+    if clinic_id is None:
+        raise AppError("JOB_BAD_PARAMS", "The job has no clinic.")
+    with session_scope(clinic_id=clinic_id) as session:
+        row = session.get(Report, report_id)
+        if row is None:
+            raise AppError("JOB_BAD_PARAMS", "The report is missing.")
+        if row.status == "signed":
+            return {"skipped": "signed"}
+        sections, prompt, utterances, names = reports.drafting_inputs(session, row=row)
+        previous = reports._copy(row.content) if only else None
+        row.status = "generating"
+        session.add(row)
+    wanted = [s for s in sections if not only] or [
+        s for s in drafting.leaf_sections(sections) if s.id == only
+    ]
+    drafter = get_drafter(drug_names=names, sections=list(drafting.leaf_sections(sections)))
+    timings: dict[str, int] = {}
+    started = time.perf_counter()
+    last = [started]
+
+    def progress(done: int, total: int, section: drafting.TemplateSection) -> None:
+        now = time.perf_counter()
+        timings[section.id] = int((now - last[0]) * 1000)
+        last[0] = now
+        ctx.progress(5 + 90 * done // max(total, 1), f"Drafted {section.title} ({done}/{total})")
+        _set(
+            report_id,
+            clinic_id,
+            progress={"job_id": str(ctx.job_id), "done": done, "total": total, "section": only},
+        )
+
+    try:
+        drafted = drafting.draft_report(
+            wanted,
+            utterances,
+            drafter,
+            template_prompt=prompt,
+            drug_names=names,
+            progress=progress,
+        )
+    except AppError as exc:
+        _set(report_id, clinic_id, status="failed" if not only else "completed", error=exc.message)
+        return {"status": "failed", "error": exc.message}
+    fresh = reports.content_from_draft(drafted, utterances)
+    if previous is not None:  # one section again: the rest stays as the doctor left it
+        replaced = {s["id"]: s for s in fresh["sections"]}
+        content = {"sections": [replaced.get(s["id"], s) for s in previous["sections"]]}
+    else:
+        content = fresh
+    draft_ms = int((time.perf_counter() - started) * 1000)
+    with session_scope(clinic_id=clinic_id) as session:
+        row = session.get(Report, report_id)
+        if row is None or row.status == "signed":
+            return {"skipped": "signed"}
+        row.content = content
+        if previous is None:
+            row.draft_content = content
+        row.rendered_text = reports.render_text(content)
+        row.scores = reports.score(content)
+        row.engine, row.model, row.prompt_version = (
+            drafter.name,
+            drafter.model,
+            drafter.prompt_version,
+        )
+        row.timings = {
+            "finished_at": utcnow().isoformat(),
+            "draft_ms": draft_ms,
+            "sections": timings,
+        }
+        row.status, row.error = "completed", None
+        row.version += 1
+        session.add(row)
+    return {"status": "completed", "sections": len(drafted), "draft_ms": draft_ms}
