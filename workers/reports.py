@@ -11,9 +11,10 @@ from clinic_app.ai.drafters import get_drafter
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.jobs import JobContext
-from clinic_app.services import reports
+from clinic_app.services import report_documents, reports
 from models import Report
 from models.base import utcnow
+from workers.exports import GeneratedFile, store_generated_once
 
 
 def _set(report_id: uuid.UUID, clinic_id: uuid.UUID, **values: Any) -> None:
@@ -108,3 +109,48 @@ def draft_report(ctx: JobContext) -> dict[str, Any]:
         row.version += 1
         session.add(row)
     return {"status": "completed", "sections": len(drafted), "draft_ms": draft_ms}
+
+
+def export_report(ctx: JobContext) -> dict[str, Any]:
+    """The DOCX of a signed report (stored once per job) and, when asked, its PDF through
+    LibreOffice. A server without LibreOffice still gets the DOCX and a clear PDF message."""
+    report_id = uuid.UUID(str(ctx.params.get("report_id")))
+    ctx.progress(10, "Loading the report")
+    with session_scope(clinic_id=ctx.clinic_id) as session:
+        row = session.get(Report, report_id)
+        if row is None or row.clinic_id != ctx.clinic_id or row.status != "signed":
+            raise AppError("JOB_BAD_PARAMS", "The report is missing or not signed.")
+        document = reports.document_for(session, row)
+
+    def docx(_clinic: uuid.UUID) -> GeneratedFile:
+        ctx.progress(40, "Building the DOCX")
+        data = report_documents.render_docx(document)
+        name = report_documents.filename(document, "docx")
+        return GeneratedFile(name, report_documents.DOCX_CONTENT_TYPE, data)
+
+    stored = store_generated_once(ctx, label="report-docx", key_prefix="reports", generate=docx)
+    result: dict[str, Any] = {"docx_file_id": stored["file_id"]}
+    pdf_id = None
+    if ctx.params.get("pdf"):
+        try:
+
+            def pdf(_clinic: uuid.UUID) -> GeneratedFile:
+                ctx.progress(70, "Converting to PDF")
+                data = report_documents.docx_to_pdf(report_documents.render_docx(document))
+                name = report_documents.filename(document, "pdf")
+                return GeneratedFile(name, "application/pdf", data)
+
+            pdf_id = store_generated_once(
+                ctx, label="report-pdf", key_prefix="reports", generate=pdf
+            )["file_id"]
+            result["pdf_file_id"] = pdf_id
+        except AppError as exc:
+            result["pdf_error"] = exc.message
+    with session_scope(clinic_id=ctx.clinic_id) as session:
+        row = session.get(Report, report_id)
+        assert row is not None
+        row.docx_file_id = uuid.UUID(stored["file_id"])
+        if pdf_id:
+            row.pdf_file_id = uuid.UUID(pdf_id)
+        session.add(row)
+    return result

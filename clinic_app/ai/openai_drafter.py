@@ -288,7 +288,7 @@ class OpenAIDrafter:
     def _post(self, client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
         """POST with retries for what passes (no connection, timeouts, 5xx, 429)."""
         url = f"{self.base_url}/chat/completions"
-        headers = {"Authorization": f"Bearer {self.api_key}"} if True else {}
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         problem = ""
         delay = BACKOFF_S
         for attempt in range(self.retries + 1):

@@ -32,6 +32,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "CONSENT_REQUIRED": 409,
     "CHUNK_SIZE": 413,
     "RECORDING_TOO_LONG": 413,
+    "VERSION_CONFLICT": 409,
+    "REPORT_SIGNED": 409,
+    "REPORT_DRAFTING": 409,
 }
 
 # Details of these codes name internal things (storage keys, backend reasons): keep them in logs.

@@ -11,6 +11,7 @@ from clinic_app.api import (
     downloads,
     health,
     metrics,
+    reports,
     scribe,
     sessions,
     uploads,
@@ -34,6 +35,8 @@ def build_api() -> Starlette:
         Route("/api/scribe/{session_id}/chunks", scribe.chunk_status, methods=["GET"]),
         Route("/api/scribe/{session_id}/chunks/{seq:int}", scribe.put_chunk, methods=["PUT"]),
         Route("/api/scribe/{session_id}/finish", scribe.finish, methods=["POST"]),
+        Route("/api/reports/{report_id}", reports.get_report, methods=["GET"]),
+        Route("/api/reports/{report_id}/review", reports.review, methods=["POST"]),
         Route("/auth/session", sessions.complete_sign_in, methods=["GET"]),
         Route("/auth/logout", sessions.sign_out, methods=["GET"]),
     ]

@@ -674,7 +674,8 @@ def complete(session: Session, *, actor: Actor, prescription_id: str) -> None:
 # ---- views ---------------------------------------------------------------------------------
 
 
-def _people(session: Session, clinic_id: uuid.UUID, user_id: uuid.UUID) -> tuple[str, str]:
+def doctor_identity(session: Session, clinic_id: uuid.UUID, user_id: uuid.UUID) -> tuple[str, str]:
+    """(full name, registration number) of a clinic member, for printouts."""
     row = session.exec(
         select(User.full_name, Membership.registration_number)
         .join(Membership, col(Membership.user_id) == col(User.id))
@@ -701,7 +702,7 @@ def details(session: Session, rx: Prescription) -> dict[str, Any]:
     """Everything a screen or a printout shows about one prescription (plain data)."""
     patient = session.get(Patient, rx.patient_id)
     clinic = session.get(Clinic, rx.clinic_id)
-    doctor, registration = _people(session, rx.clinic_id, rx.doctor_user_id)
+    doctor, registration = doctor_identity(session, rx.clinic_id, rx.doctor_user_id)
     assert patient is not None and clinic is not None
     return {
         **summary(rx, doctor),

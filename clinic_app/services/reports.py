@@ -17,6 +17,7 @@ import hashlib
 import json
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
@@ -27,7 +28,12 @@ from clinic_app.security import pii, sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
 from clinic_app.services import medication_catalog, report_templates
+from clinic_app.services.prescriptions import doctor_identity
+from clinic_app.services.report_documents import ReportDocument, ReportSection
+from clinic_app.timeutil import as_utc
 from models import (
+    Branch,
+    Clinic,
     ConsultationSession,
     Patient,
     Report,
@@ -698,5 +704,80 @@ def portal_reports(session: Session, *, actor: Actor) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def patient_of(session: Session, row: Report) -> Patient | None:
-    return session.get(Patient, row.patient_id)
+# ---- export -------------------------------------------------------------------------------
+
+
+def enqueue_export(session: Session, *, actor: Actor, report_id: str, pdf: bool = False) -> str:
+    """Queue the DOCX (and, when asked, a PDF made from it) of a signed report; the job id."""
+    row = _load(session, actor, report_id)
+    if row.status != "signed":
+        raise AppError("REPORT_NOT_SIGNED", "Sign the report before exporting it.")
+    job = jobs.enqueue(
+        session,
+        kind=EXPORT_KIND,
+        clinic_id=row.clinic_id,
+        created_by=actor.user_id,
+        params={"report_id": str(row.id), "pdf": bool(pdf)},
+        entity_type="report",
+        entity_id=row.id,
+    )
+    audit.record_by(session, actor, "report.export", entity_type="report", entity_id=row.id,
+                    after={"pdf": bool(pdf)})  # fmt: skip
+    return str(job.id)
+
+
+def document_for(session: Session, row: Report) -> ReportDocument:
+    """The printable form of a report: letterhead, patient and visit, sections, signature."""
+    patient = session.get(Patient, row.patient_id)
+    clinic = session.get(Clinic, row.clinic_id)
+    template = session.get(ReportTemplate, row.template_id)
+    consultation = session.get(ConsultationSession, row.session_id)
+    assert patient is not None and clinic is not None and consultation is not None
+    branch = session.exec(select(Branch).where(Branch.clinic_id == clinic.id)).first()
+    doctor, registration = doctor_identity(session, row.clinic_id, row.doctor_user_id)
+    zone = ZoneInfo(clinic.timezone or "UTC")
+    name = template.name if template else ""
+    started = as_utc(consultation.started_at).astimezone(zone)
+    sections = [
+        ReportSection(
+            title=s["title"],
+            kind=s.get("type", "text")
+            if s.get("type") in ("text", "structured", "list")
+            else "text",
+            paragraphs=[x["text"] for x in s.get("sentences") or []],
+            missing=bool(s.get("required")) and not s.get("sentences"),
+        )
+        for s in (row.content or {}).get("sections") or []
+    ]
+    signer = f"{doctor} ({registration})" if registration else doctor
+    amends = None
+    if row.amends_id:
+        original = session.get(Report, row.amends_id)
+        amends = f"Amends {original.number} v{original.version_number}" if original else None
+    return ReportDocument(
+        clinic_name=clinic.name,
+        clinic_address=branch.address if branch else "",
+        clinic_phone=branch.phone if branch else "",
+        title=f"{REPORT_TITLES.get(row.report_type, 'Report')} — {name}",
+        report_number=f"{row.number} v{row.version_number}",
+        patient_name=patient.display_name,
+        patient_mrn=patient.mrn,
+        patient_dob=patient.birth_date.isoformat() if patient.birth_date else "",
+        visit_line=f"{started:%d %b %Y %H:%M} · {doctor}" + (f" · {branch.name}" if branch else ""),
+        sections=sections,
+        status="signed" if row.status == "signed" else "draft",
+        signed_by=signer if row.signed_at else None,
+        signed_at=f"{as_utc(row.signed_at).astimezone(zone):%d %b %Y %H:%M %Z}"
+        if row.signed_at
+        else None,
+        content_sha256=row.content_hash,
+        template_line=f"Template: {template.name} v{template.template_version}" if template else "",
+        amends=amends,
+    )
+
+
+REPORT_TITLES = {
+    "consultation": "Consultation note", "followup": "Follow-up note",
+    "diagnostic": "Diagnostic report", "treatment_plan": "Treatment plan",
+    "discharge": "Discharge summary", "referral": "Referral letter",
+}  # fmt: skip

@@ -104,6 +104,22 @@ def test_missing_section_says_not_documented_in_italics() -> None:
     assert body.count("Not documented") == 1  # only the missing section
 
 
+def test_empty_optional_section_and_blank_lines() -> None:
+    report = make_report(
+        sections=[
+            ReportSection("Family history", "text", []),
+            ReportSection("Plan", "list", ["", "  ", "Rest"]),
+        ]
+    )
+    body = texts(open_docx(reports.render_docx(report)))
+    assert body[body.index("Family history") + 1] == reports.NOTHING_RECORDED
+    assert "Not documented" not in body
+    assert body[body.index("Plan") + 1 : body.index("Plan") + 3] == [
+        "Rest",
+        reports.SIGNED_BY + f"{SIGNER} on 1 Dec 2026 10:02",
+    ]
+
+
 def test_signature_block_has_signer_hash_in_monospace_template_and_amends() -> None:
     report = make_report(amends="Amends SESS-2026000012 v1")
     document = open_docx(reports.render_docx(report))
@@ -134,6 +150,18 @@ def test_draft_line_only_for_drafts_and_in_red_near_the_top() -> None:
     signed = open_docx(reports.render_docx(make_report()))
     assert reports.DRAFT_LINE not in texts(signed)
     assert "DRAFT" not in signed.sections[0].footer.paragraphs[0].text
+
+
+def test_renders_do_not_leak_into_each_other() -> None:
+    """Every render starts from the same cached template; nothing of one report may stay."""
+    first = make_report("draft", clinic_name="First Clinic", report_number="SESS-1 v1")
+    second = make_report(clinic_name="Second Clinic", report_number="SESS-2 v1")
+    reports.render_docx(first)
+    document = open_docx(reports.render_docx(second))
+    all_text = "\n".join(texts(document)) + document.sections[0].footer.paragraphs[0].text
+    assert "First Clinic" not in all_text and "SESS-1" not in all_text
+    assert "DRAFT" not in all_text
+    assert len(document.sections[0].footer.paragraphs) == 1
 
 
 def test_no_images_anywhere_in_the_package() -> None:
