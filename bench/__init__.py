@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "patients": "bench.patients",
     "catalog": "bench.catalog",
     "stt": "bench.stt",
+    "draft": "bench.draft",
 }
 
 

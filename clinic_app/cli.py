@@ -199,6 +199,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from clinic_app.ai import evaluation
+
+    return evaluation.main(args.options)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from bench import run_benchmarks
 
@@ -471,6 +477,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("archive", help="path of a `clinic backup` archive")
     restore.set_defaults(func=cmd_restore)
+    evaluate = sub.add_parser(
+        "eval", help="score the scribe on public dialogue→note sets (MTS-Dialog, ACI-BENCH)"
+    )
+    evaluate.add_argument("target", choices=["scribe"])
+    evaluate.add_argument(
+        "options", nargs=argparse.REMAINDER, help="--dataset PATH [--template T] [--inject]"
+    )
+    evaluate.set_defaults(func=cmd_eval)
     bench = sub.add_parser("bench", help="run benchmarks and print their ratios")
     bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     bench.set_defaults(func=cmd_bench)

@@ -268,3 +268,12 @@ def test_main_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "mts_dialog_sample.csv      2" in out
     assert "ROUGE-1" in out and "overall recall" in out
+
+
+def test_clinic_eval_scribe_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from clinic_app.cli import main as clinic
+
+    data = Path(__file__).resolve().parent.parent / "data" / "scribe_eval"
+    assert clinic(["eval", "scribe", "--dataset", str(data), "--limit", "1", "--inject"]) == 0
+    out = capsys.readouterr().out
+    assert "ROUGE-1" in out and "aci_bench_sample.csv" in out and "overall recall" in out
