@@ -22,6 +22,11 @@ def new_id() -> uuid.UUID:
     return uuid.uuid4()
 
 
+def check_in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    """A CHECK that ``column`` holds one of ``values`` (the status columns' invariant)."""
+    return sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
+
+
 def json_field(default_factory: Any = dict, nullable: bool = False) -> Any:
     return Field(default_factory=default_factory, sa_type=JSONType, nullable=nullable)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from models.base import Editable, UTCDateTime, new_id, utcnow
+from models.base import Editable, UTCDateTime, check_in, new_id, utcnow
 from models.encrypted import EncryptedJSON, EncryptedText
 
 ALLERGY_SEVERITIES = ("mild", "moderate", "severe", "life_threatening")
@@ -21,15 +21,11 @@ MEDICATION_STATUSES = ("active", "stopped")
 ENCOUNTER_STATUSES = ("open", "closed")
 
 
-def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
-
-
 class Allergy(Editable, table=True):
     __tablename__ = "allergies"
     __table_args__ = (
-        _in("severity", ALLERGY_SEVERITIES, "ck_allergies_severity"),
-        _in("status", ALLERGY_STATUSES, "ck_allergies_status"),
+        check_in("severity", ALLERGY_SEVERITIES, "ck_allergies_severity"),
+        check_in("status", ALLERGY_STATUSES, "ck_allergies_status"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -47,7 +43,7 @@ class Condition(Editable, table=True):
     """A problem on the problem list."""
 
     __tablename__ = "conditions"
-    __table_args__ = (_in("status", CONDITION_STATUSES, "ck_conditions_status"),)
+    __table_args__ = (check_in("status", CONDITION_STATUSES, "ck_conditions_status"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     clinic_id: uuid.UUID = Field(foreign_key="clinics.id", index=True)
@@ -62,7 +58,7 @@ class PatientMedication(Editable, table=True):
     """A medication the patient takes (reported or prescribed elsewhere)."""
 
     __tablename__ = "patient_medications"
-    __table_args__ = (_in("status", MEDICATION_STATUSES, "ck_patient_medications_status"),)
+    __table_args__ = (check_in("status", MEDICATION_STATUSES, "ck_patient_medications_status"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     clinic_id: uuid.UUID = Field(foreign_key="clinics.id", index=True)
@@ -95,7 +91,7 @@ class Encounter(Editable, table=True):
 
     __tablename__ = "encounters"
     __table_args__ = (
-        _in("status", ENCOUNTER_STATUSES, "ck_encounters_status"),
+        check_in("status", ENCOUNTER_STATUSES, "ck_encounters_status"),
         sa.UniqueConstraint("appointment_id", name="uq_encounters_appointment"),
     )
 
@@ -117,7 +113,7 @@ class Study(Editable, table=True):
     """A study or test result of an encounter: narrative and structured findings (encrypted)."""
 
     __tablename__ = "studies"
-    __table_args__ = (_in("study_type", STUDY_TYPES, "ck_studies_type"),)
+    __table_args__ = (check_in("study_type", STUDY_TYPES, "ck_studies_type"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     clinic_id: uuid.UUID = Field(foreign_key="clinics.id", index=True)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from models.base import Editable, UTCDateTime, json_field, new_id
+from models.base import Editable, UTCDateTime, check_in, json_field, new_id
 from models.encrypted import EncryptedJSON, EncryptedText
 
 REPORT_TYPES = ("consultation", "followup", "diagnostic", "treatment_plan", "discharge", "referral")
@@ -27,14 +27,10 @@ REPORT_STATUSES = ("pending", "generating", "completed", "failed", "signed")
 SENTENCE_STATUSES = ("supported", "unsupported", "accepted", "edited")
 
 
-def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
-
-
 class ReportTemplate(Editable, table=True):
     __tablename__ = "report_templates"
     __table_args__ = (
-        _in("report_type", REPORT_TYPES, "ck_report_templates_type"),
+        check_in("report_type", REPORT_TYPES, "ck_report_templates_type"),
         sa.UniqueConstraint(
             "clinic_id", "family_id", "template_version", name="uq_report_templates_version"
         ),
@@ -66,8 +62,8 @@ class ReportTemplate(Editable, table=True):
 class Report(Editable, table=True):
     __tablename__ = "reports"
     __table_args__ = (
-        _in("status", REPORT_STATUSES, "ck_reports_status"),
-        _in("report_type", REPORT_TYPES, "ck_reports_type"),
+        check_in("status", REPORT_STATUSES, "ck_reports_status"),
+        check_in("report_type", REPORT_TYPES, "ck_reports_type"),
         sa.UniqueConstraint(
             "clinic_id", "number", "version_number", name="uq_reports_number_version"
         ),

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from models.base import Editable, UTCDateTime, json_field, new_id, utcnow
+from models.base import Editable, UTCDateTime, check_in, json_field, new_id, utcnow
 from models.encrypted import EncryptedJSON, EncryptedText
 
 SESSION_STATUSES = ("in_progress", "paused", "completed", "cancelled", "error")
@@ -21,14 +21,10 @@ CONSENT_METHODS = ("verbal", "written", "portal")
 TRANSCRIPTION_STATUSES = ("pending", "processing", "completed", "failed")
 
 
-def _in(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
-
-
 class ConsultationSession(Editable, table=True):
     __tablename__ = "consultation_sessions"
     __table_args__ = (
-        _in("status", SESSION_STATUSES, "ck_consultation_sessions_status"),
+        check_in("status", SESSION_STATUSES, "ck_consultation_sessions_status"),
         sa.UniqueConstraint("clinic_id", "number", name="uq_consultation_sessions_number"),
     )
 
@@ -75,7 +71,7 @@ class Transcription(SQLModel, table=True):
     """One transcription attempt of a session's recording (retries add rows)."""
 
     __tablename__ = "transcriptions"
-    __table_args__ = (_in("status", TRANSCRIPTION_STATUSES, "ck_transcriptions_status"),)
+    __table_args__ = (check_in("status", TRANSCRIPTION_STATUSES, "ck_transcriptions_status"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     clinic_id: uuid.UUID = Field(foreign_key="clinics.id", index=True)

@@ -163,13 +163,10 @@ def start_draft(
         raise AppError("REPORT_DRAFTING", "A draft is already being written for this session.")
     fresh = working is None
     if working is None:
-        latest = session.exec(
-            select(func.max(Report.version_number)).where(Report.session_id == consultation.id)
-        ).one()
         working = Report(
             clinic_id=actor.clinic_id,
             number=consultation.number,
-            version_number=(latest or 0) + 1,
+            version_number=_next_version_number(session, consultation.id),
             session_id=consultation.id,
             patient_id=consultation.patient_id,
             doctor_user_id=actor.user_id,
@@ -197,6 +194,13 @@ def start_draft(
         after={"template": template.name, "version": template.template_version},
     )
     return working
+
+
+def _next_version_number(session: Session, session_id: uuid.UUID) -> int:
+    latest = session.exec(
+        select(func.max(Report.version_number)).where(Report.session_id == session_id)
+    ).one()
+    return (latest or 0) + 1
 
 
 def _enqueue_draft(session: Session, actor: Actor, row: Report, *, section_id: str | None) -> None:
@@ -553,13 +557,10 @@ def amend(session: Session, *, actor: Actor, report_id: str, note: str) -> Repor
         return pending
     if len(note.strip()) < 3:
         raise AppError("VALIDATION", "Say what the amendment corrects.")
-    latest = session.exec(
-        select(func.max(Report.version_number)).where(Report.session_id == original.session_id)
-    ).one()
     row = Report(
         clinic_id=original.clinic_id,
         number=original.number,
-        version_number=(latest or 0) + 1,
+        version_number=_next_version_number(session, original.session_id),
         session_id=original.session_id,
         patient_id=original.patient_id,
         doctor_user_id=original.doctor_user_id,
