@@ -19,6 +19,7 @@ from pages.patients import patients_page
 from pages.portal import portal_login_page, portal_page
 from pages.prescriptions import prescriptions_page
 from pages.records import records_page
+from pages.reports import reports_page
 from pages.scribe import scribe_page
 from pages.system import system_page
 from pages.verify import verify_page
@@ -35,6 +36,7 @@ from state.patients import PatientsState
 from state.portal import PortalState
 from state.prescriptions import PrescriptionsState
 from state.records import RecordsState
+from state.reports import ReportsState
 from state.scribe import ScribeState
 from state.system import SystemState
 from state.verify import VerifyState
@@ -74,6 +76,7 @@ PAGES = (
     ("/patients", "Patients", patients_page, PatientsState.load),
     ("/chart", "Chart", chart_page, ChartState.load),
     ("/scribe", "Scribe", scribe_page, ScribeState.load),
+    ("/reports", "Reports", reports_page, ReportsState.load),
     ("/records", "Records", records_page, RecordsState.load),
     ("/prescriptions", "Prescriptions", prescriptions_page, PrescriptionsState.load),
     ("/admin", "Admin", admin_page, AdminState.load),

@@ -23,6 +23,7 @@ KIND_LABELS = {
     "file": "Files",
     "prescription": "Prescriptions",
     "scribe": "Recordings",
+    "report": "Reports",
 }
 KIND_ICONS = {
     "appointment": "calendar_days",
@@ -34,6 +35,7 @@ KIND_ICONS = {
     "file": "paperclip",
     "prescription": "pill",
     "scribe": "mic",
+    "report": "file_text",
 }
 
 

@@ -176,7 +176,55 @@ def portal_page() -> rx.Component:
             size="4",
         ),
         _prescriptions(),
+        _reports(),
         _prescription_dialog(),
+    )
+
+
+def _reports() -> rx.Component:
+    """Signed visit reports the doctor shared with the patient."""
+    return rx.card(
+        rx.flex(
+            rx.heading("My visit reports", size="5", as_="h2"),
+            alert(PortalState.report_error, testid="portal-report-error"),
+            rx.cond(
+                PortalState.shared_reports.length() > 0,
+                rx.foreach(
+                    PortalState.shared_reports,
+                    lambda r: rx.flex(
+                        rx.flex(
+                            rx.text(r["title"], weight="medium"),
+                            rx.text(r["signed_at"], size="2", color_scheme="gray"),
+                            rx.spacer(),
+                            rx.cond(
+                                r["has_docx"] != "",
+                                rx.button(
+                                    "Download",
+                                    size="1",
+                                    variant="soft",
+                                    on_click=PortalState.download_report(r["id"]),
+                                ),
+                            ),  # fmt: skip
+                            spacing="3",
+                            align="center",
+                        ),
+                        rx.text(r["text"], size="2", white_space="pre-wrap"),
+                        direction="column",
+                        spacing="2",
+                        data_testid="portal-report",
+                    ),
+                ),
+                rx.text(
+                    "Your doctor has not shared a report with you yet.",
+                    size="3",
+                    color_scheme="gray",
+                ),  # fmt: skip
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="4",
+        data_testid="portal-reports",
     )
 
 

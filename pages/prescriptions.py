@@ -9,6 +9,7 @@ from reflex.vars import ObjectVar
 
 from pages.components.feedback import alert, empty_state
 from pages.components.shell import page_header, shell
+from pages.components.step_up import step_up_dialog
 from state.prescriptions import DOSE_UNITS, FREQUENCY_CHOICES, PrescriptionsState
 
 S = PrescriptionsState
@@ -644,64 +645,6 @@ def _warnings() -> rx.Component:
     )
 
 
-def _sign_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Confirm it is you"),
-            rx.dialog.description(
-                "Signing makes the prescription final. Enter your password, or a code from "
-                "your authenticator app.",
-                size="2",
-            ),
-            rx.form(
-                rx.flex(
-                    _field(
-                        "Password",
-                        rx.input(
-                            name="password",
-                            type="password",
-                            auto_complete="current-password",
-                            auto_focus=True,
-                            data_testid="stepup-password",
-                        ),
-                    ),
-                    _field(
-                        "or authenticator code",
-                        rx.input(
-                            name="code",
-                            input_mode="numeric",
-                            auto_complete="one-time-code",
-                            max_length=8,
-                        ),
-                    ),
-                    alert(S.sign_error, testid="stepup-error"),
-                    rx.flex(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button(
-                            rx.cond(S.signing, rx.spinner(size="1"), rx.icon("pen_line", size=14)),
-                            "Sign prescription",
-                            type="submit",
-                            disabled=S.signing,
-                            data_testid="stepup-sign",
-                        ),
-                        justify="end",
-                        spacing="2",
-                    ),
-                    direction="column",
-                    spacing="3",
-                ),
-                on_submit=S.confirm_sign,
-                reset_on_submit=True,
-            ),
-            max_width="420px",
-        ),
-        open=S.sign_open,
-        on_open_change=S.sign_dialog_changed,
-    )
-
-
 def _after_signing(view: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.card(
         rx.flex(
@@ -890,7 +833,7 @@ def _rx_view() -> rx.Component:
             size="3",
         ),
         rx.cond(view["status"].to(str) != "draft", _after_signing(view)),
-        _sign_dialog(),
+        step_up_dialog(S, what="prescription", button="Sign prescription"),
         direction="column",
         spacing="4",
     )

@@ -374,6 +374,53 @@ def _transcript(view: ObjectVar[dict[str, Any]]) -> rx.Component:
     )
 
 
+def _report_card() -> rx.Component:
+    """Draft a report from the finished transcript, with a template of the doctor's choice."""
+    return rx.card(
+        rx.flex(
+            rx.heading("Report", size="4", as_="h2"),
+            rx.form(
+                rx.flex(
+                    rx.el.select(
+                        rx.foreach(
+                            S.templates,
+                            lambda t: rx.el.option(
+                                t["name"], value=t["id"], selected=t["default"] != ""
+                            ),
+                        ),
+                        name="template",
+                        aria_label="Template",
+                        data_testid="scribe-template",
+                        style={"padding": "6px", "border_radius": "6px"},
+                    ),
+                    rx.button(
+                        rx.icon("sparkles", size=14),
+                        "Draft report",
+                        type="submit",
+                        data_testid="scribe-draft-report",
+                    ),  # fmt: skip
+                    spacing="3",
+                    align="center",
+                    wrap="wrap",
+                ),
+                on_submit=S.draft_report,
+            ),
+            rx.foreach(
+                S.session_reports,
+                lambda r: rx.flex(
+                    rx.link("Version ", r["version_number"], href="/reports?report=" + r["id"]),
+                    rx.badge(r["status_label"], variant="soft"),
+                    spacing="2",
+                    data_testid="scribe-report",
+                ),
+            ),
+            direction="column",
+            spacing="3",
+        ),
+        size="3",
+    )
+
+
 def _session_view() -> rx.Component:
     view = cast("ObjectVar[dict[str, Any]]", S.consultation)
     return rx.flex(
@@ -409,6 +456,7 @@ def _session_view() -> rx.Component:
         ),
         rx.cond(view["consented"].to(bool), _recorder(view)),
         _transcript(view),
+        rx.cond(view["transcription_status"].to(str) == "completed", _report_card()),
         rx.script(src="/scribe_recorder.js"),
         direction="column",
         spacing="4",

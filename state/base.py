@@ -57,6 +57,8 @@ PAGE_PERMISSIONS: dict[str, str] = {
     "patients": "patient:list",
     "chart": "patient:read_phi",
     "scribe": "scribe:record",
+    "reports": "report:read",
+    "templates": "report_template:manage",
     "records": "patient:read_phi",
     "prescriptions": "prescription:read",
     "admin": "admin:access",

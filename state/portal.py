@@ -19,7 +19,7 @@ from clinic_app.errors import AppError
 from clinic_app.security import sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require as require_permission
-from clinic_app.services import auth, portal, prescriptions
+from clinic_app.services import auth, portal, prescriptions, reports
 from state.base import DATABASE_DOWN, AppState, NotSignedIn, full_page_load
 
 
@@ -39,6 +39,8 @@ class PortalState(AppState):
     prescription: rx.Field[dict[str, Any]] = rx.field(default_factory=dict)
     prescription_open: rx.Field[bool] = rx.field(False)
     prescription_error: rx.Field[str] = rx.field("")
+    shared_reports: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    report_error: rx.Field[str] = rx.field("")
     _prescription_id: str = ""
 
     def _require_patient(self) -> Actor:
@@ -142,6 +144,31 @@ class PortalState(AppState):
             mine = prescriptions.portal_list(session, actor=actor)
         self.active_prescriptions = [r for r in mine if r["active"]]
         self.past_prescriptions = [r for r in mine if not r["active"]]
+        with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
+            shared = reports.portal_reports(session, actor=actor)
+        # File ids stay on the server: the browser asks for a short-lived link instead.
+        self.shared_reports = [
+            {"id": r["id"], "title": f"{r['number']} v{r['version_number']}",
+             "signed_at": r["signed_at"][:10], "text": r["text"],
+             "has_docx": "1" if r["docx_file_id"] else ""}
+            for r in shared
+        ]  # fmt: skip
+
+    @rx.event
+    def download_report(self, report_id: str) -> EventSpec | None:
+        actor = self._require_patient()
+        self.report_error = ""
+        try:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                url = reports.document_link(
+                    session, actor=actor, report_id=str(report_id)[:64], kind="docx"
+                )
+        except AppError as exc:
+            if exc.code == "NOT_FOUND":
+                raise
+            self.report_error = exc.message
+            return None
+        return rx.redirect(url, is_external=True)
 
     @rx.event
     def open_prescription(self, prescription_id: str) -> None:

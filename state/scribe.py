@@ -17,7 +17,7 @@ from reflex.event import EventSpec
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
-from clinic_app.services import scribe
+from clinic_app.services import report_templates, reports, scribe
 from state.base import AppState
 
 WATCH_SECONDS = 4 * 3600  # a long consultation, then its transcription
@@ -42,6 +42,9 @@ class ScribeState(AppState):
         return bool(self.consultation)
 
     live_segments: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    # Drafting a report from the finished transcript.
+    templates: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
+    session_reports: rx.Field[list[dict[str, str]]] = rx.field(default_factory=list)
 
     @rx.var
     def transcribing(self) -> bool:
@@ -91,6 +94,37 @@ class ScribeState(AppState):
         self.segments = data.pop("segments")
         self.live_segments = data.pop("live")
         self.consultation = data
+        if data.get("transcription_status") == "completed" and not self.templates:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                self.templates = [
+                    {"id": t["id"], "name": t["name"], "default": "1" if t["is_default"] else ""}
+                    for t in report_templates.list_templates(session, actor=actor)
+                ]
+        with session_scope(clinic_id=actor.clinic_id) as session:
+            self.session_reports = reports.for_session(
+                session, actor=actor, session_id=self._session_id
+            )
+
+    @rx.event
+    def draft_report(self, form: dict[str, Any]) -> EventSpec | None:
+        """Queue a draft of this session's transcript and open its review page."""
+        actor = self._require("report:draft")
+        self.form_error = ""
+        try:
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
+                row = reports.start_draft(
+                    session,
+                    actor=actor,
+                    session_id=self._session_id,
+                    template_id=str(form.get("template") or "")[:64] or None,
+                )
+                report_id = str(row.id)
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            self.form_error = exc.message
+            return None
+        return rx.redirect(f"/reports?report={report_id}")
 
     @rx.event
     def record_consent(self, form: dict[str, Any]) -> None:

@@ -41,6 +41,8 @@ from models import (
     PatientMedication,
     Prescription,
     Provider,
+    Report,
+    ReportTemplate,
     StoredFile,
     Study,
     VitalSigns,
@@ -611,6 +613,25 @@ def _scribe_sessions(session: Session, patient: Patient, zone: ZoneInfo) -> list
     ]
 
 
+def _reports(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
+    """Signed reports (drafts are the doctor's work in progress, not the record)."""
+    rows = session.exec(
+        select(Report.number, Report.version_number, Report.signed_at, ReportTemplate.name)
+        .join(ReportTemplate, col(ReportTemplate.id) == col(Report.template_id))
+        .where(Report.patient_id == patient.id, Report.status == "signed")
+    ).all()
+    return [
+        TimelineItem(
+            when=as_utc(signed_at),
+            kind="report",
+            title=f"Report signed · {number} v{version}",
+            detail=template,
+        )
+        for number, version, signed_at, template in rows
+        if signed_at is not None
+    ]
+
+
 TimelineSource = Callable[[Session, Patient, ZoneInfo], list[TimelineItem]]
 TIMELINE_SOURCES: list[TimelineSource] = [
     _appointments,
@@ -622,6 +643,7 @@ TIMELINE_SOURCES: list[TimelineSource] = [
     _files,
     _prescriptions,
     _scribe_sessions,
+    _reports,
 ]
 TIMELINE_KINDS = [
     "appointment",

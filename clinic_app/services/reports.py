@@ -38,6 +38,7 @@ from models import (
     Patient,
     Report,
     ReportTemplate,
+    StoredFile,
     Transcription,
 )
 from models.base import utcnow
@@ -615,6 +616,15 @@ def share_with_patient(session: Session, *, actor: Actor, report_id: str) -> Non
 # ---- views --------------------------------------------------------------------------------
 
 
+def _local(session: Session, row: Report, moment: Any) -> str:
+    """A time as the clinic reads it ("2026-12-01 10:02 CET")."""
+    if moment is None:
+        return ""
+    clinic = session.get(Clinic, row.clinic_id)
+    zone = ZoneInfo(clinic.timezone if clinic and clinic.timezone else "UTC")
+    return f"{as_utc(moment).astimezone(zone):%Y-%m-%d %H:%M %Z}"
+
+
 def as_view(session: Session, row: Report) -> dict[str, Any]:
     """Plain data for the review page and the portal (no ORM objects in state)."""
     template = session.get(ReportTemplate, row.template_id)
@@ -641,8 +651,7 @@ def as_view(session: Session, row: Report) -> dict[str, Any]:
         "progress": row.progress,
         "blockers": blockers(row.content) if row.status == "completed" else [],
         "content_hash": row.content_hash or "",
-        "signed_at": row.signed_at.isoformat() if row.signed_at else "",
-        "signed_by": str(row.signed_by) if row.signed_by else "",
+        "signed_at": _local(session, row, row.signed_at),
         "amends_id": str(row.amends_id) if row.amends_id else "",
         "amended_by_id": str(row.amended_by_id) if row.amended_by_id else "",
         "correction_note": row.correction_note or "",
@@ -654,11 +663,71 @@ def as_view(session: Session, row: Report) -> dict[str, Any]:
     }
 
 
-def view(session: Session, *, actor: Actor, report_id: str) -> dict[str, Any]:
-    """One report (an audited PHI read)."""
+def view(
+    session: Session, *, actor: Actor, report_id: str, audit_read: bool = True
+) -> dict[str, Any]:
+    """One report with its transcript segments and patient (an audited PHI read; the page's
+    own progress refreshes pass ``audit_read=False``)."""
     row = _load(session, actor, report_id)
-    audit.record_by(session, actor, "report.view", entity_type="report", entity_id=row.id)
-    return as_view(session, row)
+    if audit_read:
+        audit.record_by(session, actor, "report.view", entity_type="report", entity_id=row.id)
+    data = as_view(session, row)
+    transcript = session.get(Transcription, row.transcription_id) if row.transcription_id else None
+    data["segments"] = [
+        {"id": s.get("id", n), "speaker": s.get("speaker", ""), "text": s.get("text", ""),
+         "start_ms": s.get("start_ms", 0)}
+        for n, s in enumerate((transcript.segments if transcript else None) or [])
+    ]  # fmt: skip
+    patient = session.get(Patient, row.patient_id)
+    data["patient_name"] = patient.display_name if patient else ""
+    data["patient_mrn"] = patient.mrn if patient else ""
+    data["mine"] = row.doctor_user_id == actor.user_id
+    return data
+
+
+def my_reports(session: Session, *, actor: Actor, limit: int = 50) -> list[dict[str, str]]:
+    """The doctor's latest reports (a list: numbers and statuses, no content)."""
+    require(actor, "report:read")
+    rows = session.exec(
+        select(Report, Patient)
+        .join(Patient, col(Patient.id) == col(Report.patient_id))
+        .where(Report.clinic_id == actor.clinic_id, Report.doctor_user_id == actor.user_id)
+        .order_by(col(Report.updated_at).desc())
+        .limit(limit)
+    ).all()
+    return [
+        {"id": str(r.id), "number": f"{r.number} v{r.version_number}", "patient": p.display_name,
+         "status": r.status, "status_label": STATUS_LABELS.get(r.status, r.status),
+         "updated": r.updated_at.strftime("%Y-%m-%d %H:%M")}
+        for r, p in rows
+    ]  # fmt: skip
+
+
+def document_link(session: Session, *, actor: Actor, report_id: str, kind: str) -> str:
+    """A short-lived link to the exported DOCX/PDF (its doctor, clinical staff, or the patient
+    it was shared with)."""
+    from clinic_app.api.downloads import make_download_url
+
+    if actor.role == "patient":
+        require(actor, "portal:self")
+        row = session.exec(
+            select(Report).where(
+                Report.id == parse_id(report_id, "Report"),
+                Report.clinic_id == actor.clinic_id,
+                Report.patient_id == actor.patient_id,
+                Report.status == "signed",
+                col(Report.shared_with_patient_at).is_not(None),
+            )
+        ).first()
+        if row is None:
+            raise NotFound("Report")
+    else:
+        row = _load(session, actor, report_id)
+    file_id = row.pdf_file_id if kind == "pdf" else row.docx_file_id
+    stored = session.get(StoredFile, file_id) if file_id else None
+    if stored is None:
+        raise AppError("DOCUMENT_NOT_READY", "The export is still being prepared; try again.")
+    return make_download_url(stored, user_id=actor.user_id)
 
 
 def for_session(session: Session, *, actor: Actor, session_id: str) -> list[dict[str, Any]]:

@@ -34,6 +34,8 @@ NAV_ITEMS = (
     NavItem("worklist", "Worklist", "clipboard_list", "/worklist"),
     NavItem("patients", "Patients", "users", "/patients"),
     NavItem("scribe", "Scribe", "mic", "/scribe"),
+    NavItem("reports", "Reports", "file_text", "/reports"),
+    NavItem("templates", "Templates", "layout_template", "/templates"),
     NavItem("records", "Records", "folder_open", "/records"),
     NavItem("prescriptions", "Prescriptions", "pill", "/prescriptions"),
     NavItem("admin", "Admin", "shield_check", "/admin"),

@@ -89,15 +89,19 @@ def _portal_code(data_dir: Path) -> str:
     raise AssertionError(f"no portal code in {outbox}")
 
 
-def test_patient_signs_in_to_the_portal_with_a_code(page: Page, app_server: LocalServer) -> None:
+def portal_sign_in(page: Page, data_dir: Path) -> None:
+    """Maria signs in to the portal with the code from the outbox."""
     page.goto("/portal/login")
     page.get_by_test_id("portal-email").fill(DEMO_PORTAL_EMAIL)
     page.get_by_test_id("portal-send").click()
     expect(page.get_by_test_id("portal-sent")).to_be_visible()
-    code = _portal_code(app_server.data_dir)
-    page.get_by_test_id("portal-code").fill(code)
+    page.get_by_test_id("portal-code").fill(_portal_code(data_dir))
     page.get_by_test_id("portal-verify").click()
     page.wait_for_url(at("portal"))
+
+
+def test_patient_signs_in_to_the_portal_with_a_code(page: Page, app_server: LocalServer) -> None:
+    portal_sign_in(page, app_server.data_dir)
     expect(page.get_by_test_id("portal-name")).to_have_text("Maria Garcia")
     expect(page.get_by_test_id("portal-appointment").first).to_be_visible()
 

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from clinic_app.local_server import LocalServer
-from clinic_app.services.demo import DEMO_PASSWORD, DEMO_PORTAL_EMAIL
-from tests.e2e.test_identity import _portal_code
-from tests.e2e.test_shell import at, nav, sign_in
+from clinic_app.services.demo import DEMO_PASSWORD
+from tests.e2e.test_identity import portal_sign_in
+from tests.e2e.test_shell import nav, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -80,13 +80,7 @@ def test_doctor_prescribes_with_a_warning_and_the_patient_sees_it(
     assert pdf.ok and pdf.body().startswith(b"%PDF")
 
     page.context.clear_cookies()
-    page.goto("/portal/login")
-    page.get_by_test_id("portal-email").fill(DEMO_PORTAL_EMAIL)
-    page.get_by_test_id("portal-send").click()
-    expect(page.get_by_test_id("portal-sent")).to_be_visible()
-    page.get_by_test_id("portal-code").fill(_portal_code(app_server.data_dir))
-    page.get_by_test_id("portal-verify").click()
-    page.wait_for_url(at("portal"))
+    portal_sign_in(page, app_server.data_dir)
     row = page.get_by_test_id("portal-prescription").filter(has_text=number)
     expect(row).to_contain_text("amoxicillin")
     row.focus()

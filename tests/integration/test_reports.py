@@ -181,6 +181,16 @@ def test_draft_review_sign_amend_share_and_export(drafted: tuple[TestClient, str
         original = session.get(Report, uuid.UUID(report_id))
         assert original is not None and str(original.amended_by_id) == amendment_id
 
+    # The signed versions are on the patient's timeline.
+    with session_scope() as session:
+        doctor = actor_for(session, DOCTOR)
+        maria_id = str(session.get(Report, uuid.UUID(report_id)).patient_id)  # type: ignore[union-attr]
+        titles = [
+            t["title"]
+            for t in chart.open_chart(session, actor=doctor, patient_id=maria_id).timeline
+        ]
+        assert sum(t.startswith("Report signed · SESS-") for t in titles) == 2
+
     # Share with the patient: the portal shows it to Maria only.
     with session_scope() as session:
         doctor = actor_for(session, DOCTOR)
