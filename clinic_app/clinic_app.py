@@ -22,6 +22,7 @@ from pages.records import records_page
 from pages.reports import reports_page
 from pages.scribe import scribe_page
 from pages.system import system_page
+from pages.templates import templates_page
 from pages.verify import verify_page
 from pages.worklist import worklist_page
 from state.account import AccountState
@@ -39,6 +40,7 @@ from state.records import RecordsState
 from state.reports import ReportsState
 from state.scribe import ScribeState
 from state.system import SystemState
+from state.templates import TemplatesState
 from state.verify import VerifyState
 from state.worklist import WorklistState
 
@@ -77,6 +79,7 @@ PAGES = (
     ("/chart", "Chart", chart_page, ChartState.load),
     ("/scribe", "Scribe", scribe_page, ScribeState.load),
     ("/reports", "Reports", reports_page, ReportsState.load),
+    ("/templates", "Report templates", templates_page, TemplatesState.load),
     ("/records", "Records", records_page, RecordsState.load),
     ("/prescriptions", "Prescriptions", prescriptions_page, PrescriptionsState.load),
     ("/admin", "Admin", admin_page, AdminState.load),

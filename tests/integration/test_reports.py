@@ -116,6 +116,24 @@ def test_draft_review_sign_amend_share_and_export(drafted: tuple[TestClient, str
     )  # fmt: skip
     assert stale.status_code == 409 and stale.json()["code"] == "VERSION_CONFLICT"
 
+    # Regenerating one section redrafts it and keeps the doctor's work elsewhere.
+    with session_scope() as session:
+        doctor = actor_for(session, DOCTOR)
+        version = report["version"]
+        for sentence in report["sections"][2]["sentences"]:  # assessment emptied by hand
+            version = reports.change_sentence(
+                session, actor=doctor, report_id=report_id, version=version,
+                section_id="assessment", sentence_id=sentence["id"], action="delete",
+            ).version  # fmt: skip
+        reports.regenerate_section(
+            session, actor=doctor, report_id=report_id, version=version, section_id="assessment"
+        )
+    run_worker(burst=True)
+    report = _view(report_id)
+    assert report["status"] == "completed"
+    assert [x["text"] for x in report["sections"][2]["sentences"]] == ["Acute bronchitis."]
+    assert report["sections"][3]["sentences"][-1]["text"] == "Paracetamol 1 g as needed."
+
     # An unsupported sentence (an AI sentence edited elsewhere to a made-up dose) blocks signing.
     with session_scope() as session:
         row = session.get(Report, uuid.UUID(report_id))
