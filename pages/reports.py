@@ -121,32 +121,44 @@ def _sentence_actions(row: ObjectVar[dict[str, str]]) -> rx.Component:
     )
 
 
+def _inline_form(
+    control: rx.Component, submit: str, on_submit: Any, *, testid: str
+) -> rx.Component:
+    """One field with its submit and Cancel buttons (edit, accept and add a sentence)."""
+    return rx.form(
+        rx.flex(
+            control,
+            rx.button(submit, type="submit", size="1", data_testid=testid),
+            rx.button(
+                "Cancel",
+                type="button",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                on_click=S.cancel,
+            ),  # fmt: skip
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=on_submit,
+    )
+
+
 def _sentence(row: ObjectVar[dict[str, str]]) -> rx.Component:
     selected = S.selected == row["id"]
     return rx.cond(
         S.editing == row["id"],
-        rx.form(
-            rx.flex(
-                rx.input(
-                    name="text",
-                    default_value=row["text"],
-                    auto_focus=True,
-                    width="100%",
-                    data_testid="sentence-text",
-                ),  # fmt: skip
-                rx.button("Save", type="submit", size="1", data_testid="sentence-save"),
-                rx.button(
-                    "Cancel",
-                    type="button",
-                    size="1",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=S.cancel,
-                ),  # fmt: skip
-                spacing="2",
+        _inline_form(
+            rx.input(
+                name="text",
+                default_value=row["text"],
+                auto_focus=True,
                 width="100%",
+                data_testid="sentence-text",
             ),
-            on_submit=S.save_sentence,
+            "Save",
+            S.save_sentence,
+            testid="sentence-save",
         ),
         rx.flex(
             rx.flex(
@@ -179,27 +191,17 @@ def _sentence(row: ObjectVar[dict[str, str]]) -> rx.Component:
             ),
             rx.cond(
                 S.accepting == row["id"],
-                rx.form(
-                    rx.flex(
-                        rx.input(
-                            name="note",
-                            placeholder="Why is it right as it is?",
-                            width="100%",
-                            auto_focus=True,
-                            data_testid="accept-note",
-                        ),  # fmt: skip
-                        rx.button("Accept", type="submit", size="1", data_testid="accept-save"),
-                        rx.button(
-                            "Cancel",
-                            type="button",
-                            size="1",
-                            variant="soft",
-                            color_scheme="gray",
-                            on_click=S.cancel,
-                        ),  # fmt: skip
-                        spacing="2",
+                _inline_form(
+                    rx.input(
+                        name="note",
+                        placeholder="Why is it right as it is?",
+                        width="100%",
+                        auto_focus=True,
+                        data_testid="accept-note",
                     ),
-                    on_submit=S.accept_sentence,
+                    "Accept",
+                    S.accept_sentence,
+                    testid="accept-save",
                 ),
             ),
             direction="column",
@@ -306,27 +308,17 @@ def _section_head(row: ObjectVar[dict[str, str]]) -> rx.Component:
         ),
         rx.cond(
             S.adding == row["section"],
-            rx.form(
-                rx.flex(
-                    rx.input(
-                        name="text",
-                        placeholder="Your sentence",
-                        width="100%",
-                        auto_focus=True,
-                        data_testid="add-text",
-                    ),  # fmt: skip
-                    rx.button("Add", type="submit", size="1", data_testid="add-save"),
-                    rx.button(
-                        "Cancel",
-                        type="button",
-                        size="1",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=S.cancel,
-                    ),  # fmt: skip
-                    spacing="2",
+            _inline_form(
+                rx.input(
+                    name="text",
+                    placeholder="Your sentence",
+                    width="100%",
+                    auto_focus=True,
+                    data_testid="add-text",
                 ),
-                on_submit=S.add_sentence,
+                "Add",
+                S.add_sentence,
+                testid="add-save",
             ),
         ),
         direction="column",

@@ -254,33 +254,26 @@ class TemplatesState(AppState):
 
     @rx.event
     def make_default(self) -> None:
-        actor = self._require("report_template:manage")
-        try:
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                report_templates.set_flags(
-                    session, actor=actor, template_id=self.template_id, is_default=True
-                )
-        except AppError as exc:
-            if exc.code == "NOT_FOUND":
-                raise
-            self.form_error = exc.message
-            return
-        self.notice = "New drafts use this template unless you pick another."
-        self._list(actor)
-        self._version += 1
+        if self._flag(is_default=True):
+            self.notice = "New drafts use this template unless you pick another."
+            self._version += 1
 
     @rx.event
     def retire(self) -> None:
+        if self._flag(is_active=False):
+            self.editing = False
+
+    def _flag(self, **flags: bool) -> bool:
         actor = self._require("report_template:manage")
         try:
             with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 report_templates.set_flags(
-                    session, actor=actor, template_id=self.template_id, is_active=False
+                    session, actor=actor, template_id=self.template_id, **flags
                 )
         except AppError as exc:
             if exc.code == "NOT_FOUND":
                 raise
             self.form_error = exc.message
-            return
-        self.editing = False
+            return False
         self._list(actor)
+        return True
