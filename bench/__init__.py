@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "catalog": "bench.catalog",
     "stt": "bench.stt",
     "draft": "bench.draft",
+    "drawing": "bench.drawing",
 }
 
 

@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(
         default=60.0, gt=0, le=600, description="Per-request deadline for the chat server."
     )
+    drawing_max_kb: int = Field(
+        default=2048, ge=64, le=65536, description="Largest drawing (JSON) a record may save."
+    )
     speech_language: str = Field(
         default="en", max_length=16, description="Language of consultations (Whisper code)."
     )

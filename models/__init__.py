@@ -23,6 +23,14 @@ from models.prescriptions import (
     Prescription,
     StarterCatalogLoad,
 )
+from models.records import (
+    FORM_FIELD_TYPES,
+    RECORD_FILE_ROLES,
+    RECORD_STATUSES,
+    FormTemplate,
+    MedicalRecord,
+    RecordFile,
+)
 from models.reports import (
     REPORT_STATUSES,
     REPORT_TYPES,
@@ -51,6 +59,12 @@ from models.scribe import (
 )
 
 __all__ = [
+    "FORM_FIELD_TYPES",
+    "RECORD_FILE_ROLES",
+    "RECORD_STATUSES",
+    "FormTemplate",
+    "MedicalRecord",
+    "RecordFile",
     "REPORT_STATUSES",
     "REPORT_TYPES",
     "Report",

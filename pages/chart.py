@@ -24,6 +24,7 @@ KIND_LABELS = {
     "prescription": "Prescriptions",
     "scribe": "Recordings",
     "report": "Reports",
+    "record": "Drawings",
 }
 KIND_ICONS = {
     "appointment": "calendar_days",
@@ -36,6 +37,7 @@ KIND_ICONS = {
     "prescription": "pill",
     "scribe": "mic",
     "report": "file_text",
+    "record": "pen_tool",
 }
 
 
@@ -149,6 +151,11 @@ def _header() -> rx.Component:
                     rx.button(rx.icon("pill", size=14), "Prescriptions", variant="soft"),
                     href="/prescriptions?patient=" + ChartState.patient_ref,
                     data_testid="chart-prescriptions",
+                ),
+                rx.link(
+                    rx.button(rx.icon("pen_tool", size=14), "Drawings", variant="soft"),
+                    href="/records?patient=" + ChartState.patient_ref,
+                    data_testid="chart-records",
                 ),
                 _allergy_badge(),
                 spacing="3",
@@ -596,6 +603,17 @@ def _timeline_item(item: ObjectVar[dict[str, str]]) -> rx.Component:
         rx.flex(
             rx.text(item["title"], size="2", weight="medium"),
             rx.text(item["when"], " ", item["detail"], size="1", color_scheme="gray"),
+            rx.cond(
+                item["image"] != "",
+                rx.image(
+                    src=item["image"],
+                    alt=item["title"],
+                    max_height="96px",
+                    max_width="160px",
+                    border_radius="var(--radius-2)",
+                    data_testid="timeline-thumbnail",
+                ),
+            ),
             direction="column",
         ),
         spacing="3",

@@ -212,8 +212,7 @@ class ReportsState(AppState):
 
     # ---- review steps -----------------------------------------------------------------------
 
-    def _change(self, action: Callable[[Session, Actor], Any], *, permission: str) -> bool:
-        actor = self._require(permission)
+    def _change(self, actor: Actor, action: Callable[[Session, Actor], Any]) -> bool:
         self.form_error = self.notice = ""
         try:
             with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
@@ -228,16 +227,18 @@ class ReportsState(AppState):
         self._refresh(actor, audit_read=False)
         return True
 
-    def _sentence(self, action: str, section: str, sentence: str | None, text: str = "",
-                  note: str = "") -> bool:  # fmt: skip
+    def _sentence(
+        self, actor: Actor, action: str, section: str, sentence: str | None, text: str = "",
+        note: str = "",
+    ) -> bool:  # fmt: skip
         version = int(self.report.get("version") or 0)
         return self._change(
+            actor,
             lambda session, actor: reports.change_sentence(
                 session, actor=actor, report_id=self._report_id, version=version,
                 section_id=section, sentence_id=sentence, action=action, text=text[:2000],
                 note=note[:500],
-            ),
-            permission="report:draft",
+            )
         )  # fmt: skip
 
     def _section_of(self, sentence_id: str) -> str:
@@ -267,51 +268,57 @@ class ReportsState(AppState):
 
     @rx.event
     def save_sentence(self, form: dict[str, Any]) -> None:
+        actor = self._require("report:draft")
         sentence = self.editing
         if self._sentence(
-            "edit", self._section_of(sentence), sentence, str(form.get("text") or "")
+            actor, "edit", self._section_of(sentence), sentence, str(form.get("text") or "")
         ):
             self.editing = ""
 
     @rx.event
     def delete_sentence(self, sentence_id: str) -> None:
-        self._sentence("delete", self._section_of(sentence_id), str(sentence_id)[:80])
+        actor = self._require("report:draft")
+        self._sentence(actor, "delete", self._section_of(sentence_id), str(sentence_id)[:80])
 
     @rx.event
     def accept_sentence(self, form: dict[str, Any]) -> None:
+        actor = self._require("report:draft")
         sentence = self.accepting
-        if self._sentence("accept", self._section_of(sentence), sentence,
+        if self._sentence(actor, "accept", self._section_of(sentence), sentence,
                           note=str(form.get("note") or "")):  # fmt: skip
             self.accepting = ""
 
     @rx.event
     def add_sentence(self, form: dict[str, Any]) -> None:
-        if self._sentence("add", self.adding, None, str(form.get("text") or "")):
+        actor = self._require("report:draft")
+        if self._sentence(actor, "add", self.adding, None, str(form.get("text") or "")):
             self.adding = ""
 
     @rx.event
     def rewrite_section(self, form: dict[str, Any]) -> None:
+        actor = self._require("report:draft")
         section = self.editing.removeprefix("section:")
         version = int(self.report.get("version") or 0)
         text = str(form.get("text") or "")[:40000]
         if self._change(
+            actor,
             lambda session, actor: reports.set_section_text(
                 session, actor=actor, report_id=self._report_id, version=version,
                 section_id=section, text=text,
-            ),
-            permission="report:draft",
+            )
         ):  # fmt: skip
             self.editing = ""
 
     @rx.event
     def regenerate(self, section_id: str) -> EventSpec | None:
+        actor = self._require("report:draft")
         version = int(self.report.get("version") or 0)
         if self._change(
+            actor,
             lambda session, actor: reports.regenerate_section(
                 session, actor=actor, report_id=self._report_id, version=version,
                 section_id=str(section_id)[:80],
-            ),
-            permission="report:draft",
+            )
         ):  # fmt: skip
             return ReportsState.watch_draft
         return None
@@ -370,11 +377,12 @@ class ReportsState(AppState):
 
     @rx.event
     def export(self, pdf: bool) -> EventSpec | None:
+        actor = self._require("report:read")
         if self._change(
+            actor,
             lambda session, actor: reports.enqueue_export(
                 session, actor=actor, report_id=self._report_id, pdf=bool(pdf)
             ),
-            permission="report:read",
         ):
             self.notice = "The document is being prepared…"
             return ReportsState.watch_export
@@ -397,11 +405,12 @@ class ReportsState(AppState):
 
     @rx.event
     def share(self) -> None:
+        actor = self._require("report:sign")
         if self._change(
+            actor,
             lambda session, actor: reports.share_with_patient(
                 session, actor=actor, report_id=self._report_id
             ),
-            permission="report:sign",
         ):
             self.notice = "Shared: the patient sees this report in their portal."
 

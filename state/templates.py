@@ -254,17 +254,16 @@ class TemplatesState(AppState):
 
     @rx.event
     def make_default(self) -> None:
-        if self._flag(is_default=True):
+        if self._flag(self._require("report_template:manage"), is_default=True):
             self.notice = "New drafts use this template unless you pick another."
             self._version += 1
 
     @rx.event
     def retire(self) -> None:
-        if self._flag(is_active=False):
+        if self._flag(self._require("report_template:manage"), is_active=False):
             self.editing = False
 
-    def _flag(self, **flags: bool) -> bool:
-        actor = self._require("report_template:manage")
+    def _flag(self, actor: Any, **flags: bool) -> bool:
         try:
             with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 report_templates.set_flags(

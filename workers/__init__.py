@@ -20,6 +20,7 @@ from clinic_app.services.notifications import DELIVER_KIND
 from clinic_app.services.patient_archive import PATIENT_ARCHIVE_KIND
 from clinic_app.services.patient_summary import PATIENT_SUMMARY_KIND
 from clinic_app.services.prescription_documents import RENDER_KIND as PRESCRIPTION_DOCUMENTS_KIND
+from clinic_app.services.records import EXPORT_KIND as RECORD_EXPORT_KIND
 from clinic_app.services.reports import DRAFT_KIND as REPORT_DRAFT_KIND
 from clinic_app.services.reports import EXPORT_KIND as REPORT_EXPORT_KIND
 from clinic_app.services.scribe import LIVE_KIND, TRANSCRIBE_KIND
@@ -28,6 +29,7 @@ from workers.notifications import deliver_notification
 from workers.patient_archive import patient_archive_zip
 from workers.patient_summary import patient_summary_docx
 from workers.prescriptions import prescription_documents
+from workers.records import record_export
 from workers.reports import draft_report, export_report
 from workers.scribe import transcribe_live, transcribe_session
 
@@ -44,6 +46,7 @@ HANDLERS: dict[str, Handler] = {
     LIVE_KIND: transcribe_live,
     REPORT_DRAFT_KIND: draft_report,
     REPORT_EXPORT_KIND: export_report,
+    RECORD_EXPORT_KIND: record_export,
 }
 
 

@@ -57,6 +57,11 @@ MATRIX: dict[str, frozenset[str]] = {
     "report:draft": frozenset({"doctor"}),
     "report:read": CLINICAL,
     "report_template:manage": frozenset({"doctor", "clinic_admin"}),
+    # ---- Drawing-annotated records (issue 10): doctors and nurses draw and sign ----
+    "record:read": CLINICAL,
+    "record:write": frozenset({"doctor", "nurse"}),
+    "record:sign": frozenset({"doctor", "nurse"}),
+    "form_template:manage": frozenset({"doctor", "clinic_admin"}),
     # ---- Prescriptions (issue 11) ----
     # Reading is further scoped in the service: doctors see patients they have an encounter
     # with, pharmacists every signed prescription, everyone else only through break-glass.

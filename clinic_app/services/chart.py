@@ -36,6 +36,7 @@ from models import (
     Condition,
     ConsultationSession,
     Encounter,
+    MedicalRecord,
     Patient,
     PatientFile,
     PatientMedication,
@@ -74,6 +75,7 @@ class TimelineItem:
     kind: str  # appointment | encounter | allergy | problem | vitals | …
     title: str
     detail: str = ""
+    image_file_id: uuid.UUID | None = None  # a thumbnail (drawings), shown via a short link
 
 
 @dataclass(frozen=True)
@@ -632,6 +634,40 @@ def _reports(session: Session, patient: Patient, zone: ZoneInfo) -> list[Timelin
     ]
 
 
+def _records(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
+    rows = session.exec(
+        select(
+            MedicalRecord.number,
+            MedicalRecord.version_number,
+            MedicalRecord.title,
+            MedicalRecord.status,
+            MedicalRecord.created_at,
+            MedicalRecord.signed_at,
+            MedicalRecord.thumbnail_file_id,
+        ).where(MedicalRecord.patient_id == patient.id)
+    ).all()
+    return [
+        TimelineItem(
+            when=as_utc(signed_at or created_at),
+            kind="record",
+            title=f"Drawing {'signed' if status == 'signed' else 'started'} · {number} v{version}",
+            detail=title,
+            image_file_id=thumbnail,
+        )
+        for number, version, title, status, created_at, signed_at, thumbnail in rows
+    ]
+
+
+def _image_link(session: Session, actor: Actor, file_id: uuid.UUID | None) -> str:
+    """A short-lived link to a timeline thumbnail (drawings); empty when there is none."""
+    from clinic_app.api.downloads import make_download_url
+
+    stored = session.get(StoredFile, file_id) if file_id else None
+    if stored is None or stored.clinic_id != actor.clinic_id:
+        return ""
+    return make_download_url(stored, user_id=actor.user_id)
+
+
 TimelineSource = Callable[[Session, Patient, ZoneInfo], list[TimelineItem]]
 TIMELINE_SOURCES: list[TimelineSource] = [
     _appointments,
@@ -644,6 +680,7 @@ TIMELINE_SOURCES: list[TimelineSource] = [
     _prescriptions,
     _scribe_sessions,
     _reports,
+    _records,
 ]
 TIMELINE_KINDS = [
     "appointment",
@@ -655,6 +692,8 @@ TIMELINE_KINDS = [
     "file",
     "prescription",
     "scribe",
+    "report",
+    "record",
 ]
 
 
@@ -782,7 +821,13 @@ def open_chart(
         ],
         vitals=[{"when": local(v.recorded_at), "text": _vitals_text(v)} for v in vitals],
         timeline=[
-            {"when": local(i.when), "kind": i.kind, "title": i.title, "detail": i.detail}
+            {
+                "when": local(i.when),
+                "kind": i.kind,
+                "title": i.title,
+                "detail": i.detail,
+                "image": _image_link(session, actor, i.image_file_id),
+            }
             for i in items[:200]
         ],
         studies=[

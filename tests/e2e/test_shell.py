@@ -27,7 +27,9 @@ PAGES = {
     "worklist": ("Worklist", "worklist-item"),
     "patients": ("Patients", "patient-row"),
     "scribe": ("Scribe", "scribe-sessions"),
-    "records": ("Records", "records-empty"),
+    "records": ("Records", "records-no-patient"),
+    "reports": ("Reports", "page-title"),
+    "templates": ("Report templates", "template-row"),
     "prescriptions": ("Prescriptions", "rx-queue"),
 }
 

@@ -397,7 +397,9 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
         portal,
         prescriptions,
         records,
+        reports,
         scribe,
+        templates,
         worklist,
     )
 
@@ -431,6 +433,8 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
         calendar.CalendarState,
         scribe.ScribeState,
         records.RecordsState,
+        reports.ReportsState,
+        templates.TemplatesState,
         prescriptions.PrescriptionsState,
         installation.InstallationState,
     ]
