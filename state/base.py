@@ -32,11 +32,13 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
 from reflex.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from clinic_app import audit
 from clinic_app.db import session_scope
@@ -223,6 +225,28 @@ class AppState(rx.State):
                 )
         except SQLAlchemyError:
             logger.warning("could not audit a refused call", exc_info=True)
+
+    def _step_up_then(
+        self, actor: Actor, form: dict[str, Any], sign: Callable[[Session], object]
+    ) -> AppError | None:
+        """Signing's two steps, each in its own transaction: the password or authenticator
+        code again (a recorded step-up), then ``sign``. Returns the refusal to show, if any."""
+        try:
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
+                auth.step_up(
+                    session,
+                    actor=actor,
+                    password=str(form.get("password") or "")[:200],
+                    code=str(form.get("code") or "").strip()[:12],
+                    ip=self.router.session.client_ip or None,
+                )
+            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
+                sign(session)
+        except AppError as exc:
+            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
+                raise
+            return exc
+        return None
 
     def _guard_page(self, page: str) -> Actor | None:
         """``_require`` for a page's on_load: a refused permission shows the 403 view."""

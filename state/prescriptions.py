@@ -19,7 +19,7 @@ from sqlmodel import Session
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
-from clinic_app.services import auth, dosing, medication_catalog, prescriptions
+from clinic_app.services import dosing, medication_catalog, prescriptions
 from clinic_app.services.prescriptions import ItemInput
 from state.base import AppState
 
@@ -311,31 +311,24 @@ class PrescriptionsState(AppState):
         self.signing = True
         yield None
         try:
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                auth.step_up(
-                    session,
-                    actor=actor,
-                    password=str(form.get("password") or "")[:200],
-                    code=str(form.get("code") or "").strip()[:12],
-                    ip=self.router.session.client_ip or None,
-                )
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                prescriptions.sign(
+            refused = self._step_up_then(
+                actor,
+                form,
+                lambda session: prescriptions.sign(
                     session,
                     actor=actor,
                     prescription_id=self._rx_id,
                     version=self._version,
                     acknowledgements=dict(self.acknowledgements),
-                )
-        except AppError as exc:
-            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
-                raise
-            self.sign_error = exc.message
-            if exc.code in ("VERSION_CONFLICT", "WARNINGS_NOT_ACKNOWLEDGED"):
-                self._refresh(actor)
-            return
+                ),
+            )
         finally:
             self.signing = False
+        if refused is not None:
+            self.sign_error = refused.message
+            if refused.code in ("VERSION_CONFLICT", "WARNINGS_NOT_ACKNOWLEDGED"):
+                self._refresh(actor)
+            return
         self.sign_open = False
         self.page_notice = "Signed. The printable copy is being prepared."
         self._refresh(actor)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
-from clinic_app.services import auth, records
+from clinic_app.services import records
 from models.base import utcnow
 from state.base import AppState
 
@@ -246,23 +246,18 @@ class RecordsState(AppState):
         self.sign_error, self.signing = "", True
         yield None
         try:
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                auth.step_up(
-                    session,
-                    actor=actor,
-                    password=str(form.get("password") or "")[:200],
-                    code=str(form.get("code") or "").strip()[:12],
-                    ip=self.router.session.client_ip or None,
-                )
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                records.sign(session, actor=actor, record_id=self._record_id, version=self._version)
-        except AppError as exc:
-            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
-                raise
-            self.sign_error = exc.message
-            return
+            refused = self._step_up_then(
+                actor,
+                form,
+                lambda session: records.sign(
+                    session, actor=actor, record_id=self._record_id, version=self._version
+                ),
+            )
         finally:
             self.signing = False
+        if refused is not None:
+            self.sign_error = refused.message
+            return
         self.sign_open = False
         self.notice = "Signed. The printable copy is being prepared."
         with session_scope(clinic_id=actor.clinic_id) as session:

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
-from clinic_app.services import auth, reports, scribe
+from clinic_app.services import reports, scribe
 from state.base import AppState
 
 WATCH_SECONDS = 15 * 60
@@ -348,27 +348,22 @@ class ReportsState(AppState):
         actor = self._require("report:sign")
         self.sign_error, self.signing = "", True
         yield None
+        version = int(self.report.get("version") or 0)
         try:
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                auth.step_up(
-                    session, actor=actor, password=str(form.get("password") or "")[:200],
-                    code=str(form.get("code") or "").strip()[:12],
-                    ip=self.router.session.client_ip or None,
-                )  # fmt: skip
-            with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
-                reports.sign(
-                    session, actor=actor, report_id=self._report_id,
-                    version=int(self.report.get("version") or 0),
-                )  # fmt: skip
-        except AppError as exc:
-            if exc.code in ("FORBIDDEN", "NOT_FOUND"):
-                raise
-            self.sign_error = exc.message
-            if exc.code in ("VERSION_CONFLICT", "REPORT_NOT_READY"):
-                self._refresh(actor, audit_read=False)
-            return
+            refused = self._step_up_then(
+                actor,
+                form,
+                lambda session: reports.sign(
+                    session, actor=actor, report_id=self._report_id, version=version
+                ),
+            )
         finally:
             self.signing = False
+        if refused is not None:
+            self.sign_error = refused.message
+            if refused.code in ("VERSION_CONFLICT", "REPORT_NOT_READY"):
+                self._refresh(actor, audit_read=False)
+            return
         self.sign_open = False
         self.notice = "Signed. The report can no longer change; corrections are amendments."
         self._refresh(actor, audit_read=False)
