@@ -240,11 +240,28 @@ def _conflict() -> rx.Component:
             rx.callout.text(
                 "This record was also changed in another tab or device (saved ",
                 S.conflict["saved_at"],
-                ", ",
-                S.conflict["theirs_lines"],
-                " strokes; yours has ",
-                S.conflict["mine_lines"],
-                "). Which one do you keep?",
+                " UTC). Both versions are below; which one do you keep?",
+            ),
+            rx.grid(
+                *[
+                    rx.flex(
+                        rx.text(label, size="1", weight="medium"),
+                        drawing_canvas(
+                            value=S.conflict[key],
+                            revision=S.revision,
+                            background_url=S.record["background_url"].to(str),
+                            read_only=True,
+                            width=340,
+                        ),
+                        direction="column",
+                        spacing="1",
+                        data_testid=f"conflict-preview-{key}",
+                    )
+                    for key, label in (("mine", "Yours"), ("drawing", "The other version"))
+                ],
+                columns=rx.breakpoints(initial="1", md="2"),
+                spacing="3",
+                padding_top="var(--space-2)",
             ),
             rx.flex(
                 rx.button("Keep mine", on_click=S.keep_mine, data_testid="conflict-mine"),

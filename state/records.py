@@ -183,6 +183,7 @@ class RecordsState(AppState):
                     "saved_at": str(theirs.get("saved_at", ""))[:19].replace("T", " "),
                     "mine_lines": str(len(json.loads(self._mine or "{}").get("lines", []))),
                     "theirs_lines": str(len((theirs.get("drawing") or {}).get("lines", []))),
+                    "mine": self._mine,
                 }
                 self.save_status = "Not saved: changed elsewhere"
                 return
@@ -200,6 +201,7 @@ class RecordsState(AppState):
         actor = self._require("record:write")
         if self.conflict:
             self._mine = str(data)
+            self.conflict = {**self.conflict, "mine": self._mine}
             return  # the user decides first; nothing is lost meanwhile
         self.save_status = "Saving…"
         self._save(actor, drawing=str(data)[: 64 * 1024 * 1024])

@@ -118,7 +118,7 @@ export default function DrawingCanvas({ value, revision, backgroundUrl, readOnly
     };
     document.addEventListener("visibilitychange", hidden);
     window.addEventListener("beforeunload", leaving);
-    window.ClinicDrawing = { flush, isDirty: () => dirty.current };
+    if (!readOnly) window.ClinicDrawing = { flush, isDirty: () => dirty.current };
     return () => {
       document.removeEventListener("visibilitychange", hidden);
       window.removeEventListener("beforeunload", leaving);

@@ -8,7 +8,7 @@ import re
 
 import docx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from clinic_app.local_server import LocalServer
 from clinic_app.services.demo import DEMO_PASSWORD
@@ -105,3 +105,50 @@ def test_draw_on_a_body_chart_reload_sign_and_export(page: Page, app_server: Loc
     page.goto("/records?patient=x")  # any page change, then back to the chart
     _open_marias_chart(page)
     expect(page.get_by_test_id("timeline-thumbnail").first).to_be_visible()
+
+
+def _stroke(page: Page, y: int) -> None:
+    box = page.get_by_test_id("drawing-editor").locator("canvas").first.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 150, box["y"] + y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 350, box["y"] + y, steps=8)
+    page.mouse.up()
+
+
+def test_two_tabs_conflict_shows_both_and_the_user_picks(
+    page: Page, browser: Browser, app_server: LocalServer
+) -> None:
+    sign_in(page, "doctor@demo.clinic")
+    _open_marias_chart(page)
+    drawings = page.get_by_test_id("chart-records")
+    expect(drawings).to_have_attribute("href", re.compile(r"patient=.+"))
+    drawings.click()
+    expect(page.get_by_test_id("record-background")).to_be_visible()
+    page.get_by_test_id("record-background").select_option("template:head")
+    page.get_by_test_id("record-create").click()
+    page.wait_for_url(re.compile(r"/records/?\?record="), timeout=40_000)
+    url = page.url
+
+    other = browser.new_context(base_url=app_server.url, viewport={"width": 1280, "height": 800})
+    tab = other.new_page()
+    sign_in(tab, "doctor@demo.clinic")
+    tab.goto(url)
+    expect(tab.get_by_test_id("drawing-editor").locator("canvas").first).to_be_visible()
+
+    _stroke(page, 100)  # the first tab saves first
+    expect(page.get_by_test_id("record-saved")).to_contain_text("Saved", timeout=10_000)
+    _stroke(tab, 300)  # the second tab still has the old version
+    expect(tab.get_by_test_id("record-conflict")).to_be_visible(timeout=10_000)
+    expect(tab.get_by_test_id("conflict-preview-mine")).to_be_visible()
+    expect(tab.get_by_test_id("conflict-preview-drawing")).to_be_visible()
+    tab.screenshot(path=str(app_server.data_dir.parent / "record-conflict.png"), full_page=True)
+    tab.get_by_test_id("conflict-mine").click()
+    expect(tab.get_by_test_id("record-conflict")).to_have_count(0)
+    expect(tab.get_by_test_id("record-saved")).to_contain_text("Saved")
+    other.close()
+
+    page.reload()
+    expect(page.get_by_test_id("drawing-editor").locator("canvas").first).to_be_visible()
+    page.wait_for_timeout(500)
+    assert _drawn(page, 250, 300) and not _drawn(page, 250, 100)  # the kept version
