@@ -26,7 +26,7 @@ def _listing() -> rx.Component:
                             for h in ("Report", "Patient", "Status", "Updated")
                         ]
                     )
-                ),  # fmt: skip
+                ),
                 rx.table.body(
                     rx.foreach(
                         S.listing,
@@ -64,7 +64,7 @@ def _banner(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                 view["signed_at"].to(str),
                 " · SHA-256 ",
                 rx.code(view["content_hash"].to(str), size="1"),
-            ),  # fmt: skip
+            ),
             color_scheme="green",
             variant="soft",
             data_testid="report-signed",
@@ -94,7 +94,7 @@ def _sentence_actions(row: ObjectVar[dict[str, str]]) -> rx.Component:
                 on_click=S.start_edit(row["id"]),
                 aria_label="Edit sentence",
                 data_testid="sentence-edit",
-            ),  # fmt: skip
+            ),
             rx.cond(
                 row["status"] == "unsupported",
                 rx.button(
@@ -104,7 +104,7 @@ def _sentence_actions(row: ObjectVar[dict[str, str]]) -> rx.Component:
                     color_scheme="amber",
                     on_click=S.start_accept(row["id"]),
                     data_testid="sentence-accept",
-                ),  # fmt: skip
+                ),
             ),
             rx.icon_button(
                 rx.icon("trash_2", size=12),
@@ -114,10 +114,16 @@ def _sentence_actions(row: ObjectVar[dict[str, str]]) -> rx.Component:
                 on_click=S.delete_sentence(row["id"]),
                 aria_label="Delete sentence",
                 data_testid="sentence-delete",
-            ),  # fmt: skip
+            ),
             spacing="2",
             align="center",
         ),
+    )
+
+
+def _cancel_button() -> rx.Component:
+    return rx.button(
+        "Cancel", type="button", size="1", variant="soft", color_scheme="gray", on_click=S.cancel
     )
 
 
@@ -129,14 +135,7 @@ def _inline_form(
         rx.flex(
             control,
             rx.button(submit, type="submit", size="1", data_testid=testid),
-            rx.button(
-                "Cancel",
-                type="button",
-                size="1",
-                variant="soft",
-                color_scheme="gray",
-                on_click=S.cancel,
-            ),  # fmt: skip
+            _cancel_button(),
             spacing="2",
             width="100%",
         ),
@@ -171,7 +170,7 @@ def _sentence(row: ObjectVar[dict[str, str]]) -> rx.Component:
                     on_click=S.select(row["id"]),
                     data_testid="sentence",
                     custom_attrs={"data-status": row["status"]},
-                ),  # fmt: skip
+                ),
                 rx.spacer(),
                 rx.badge(row["status_label"], color_scheme=row["color"], variant="soft", size="1"),
                 _sentence_actions(row),
@@ -237,21 +236,21 @@ def _section_head(row: ObjectVar[dict[str, str]]) -> rx.Component:
                         variant="ghost",
                         on_click=S.start_add(row["section"]),
                         data_testid="section-add",
-                    ),  # fmt: skip
+                    ),
                     rx.button(
                         "Rewrite",
                         size="1",
                         variant="ghost",
                         on_click=S.start_edit("section:" + row["section"].to(str)),
                         data_testid="section-rewrite",
-                    ),  # fmt: skip
+                    ),
                     rx.button(
                         "Regenerate",
                         size="1",
                         variant="ghost",
                         on_click=S.regenerate(row["section"]),
                         data_testid="section-regenerate",
-                    ),  # fmt: skip
+                    ),
                     spacing="2",
                 ),
             ),
@@ -267,7 +266,7 @@ def _section_head(row: ObjectVar[dict[str, str]]) -> rx.Component:
                 size="1",
                 color_scheme="red",
                 data_testid="section-missing",
-            ),  # fmt: skip
+            ),
             rx.cond(
                 row["empty"] != "", rx.text("Nothing recorded.", size="1", color_scheme="gray")
             ),
@@ -282,22 +281,15 @@ def _section_head(row: ObjectVar[dict[str, str]]) -> rx.Component:
                         rows="6",
                         width="100%",
                         data_testid="section-text",
-                    ),  # fmt: skip
+                    ),
                     rx.text(
                         "One sentence per line; start a line with “- ” for a list item.",
                         size="1",
                         color_scheme="gray",
-                    ),  # fmt: skip
+                    ),
                     rx.flex(
                         rx.button("Save section", type="submit", size="1"),
-                        rx.button(
-                            "Cancel",
-                            type="button",
-                            size="1",
-                            variant="soft",
-                            color_scheme="gray",
-                            on_click=S.cancel,
-                        ),  # fmt: skip
+                        _cancel_button(),
                         spacing="2",
                     ),
                     direction="column",
@@ -342,7 +334,7 @@ def _draft_column(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                     size="1",
                     color_scheme="gray",
                     data_testid="report-scores",
-                ),  # fmt: skip
+                ),
                 align="center",
                 width="100%",
             ),
@@ -387,10 +379,10 @@ def _transcript_column() -> rx.Component:
                         variant="soft",
                         on_click=S.listen,
                         data_testid="report-listen",
-                    ),  # fmt: skip
+                    ),
                     rx.el.audio(
                         id="report-audio", src=S.audio_url, controls=True, style={"height": "32px"}
-                    ),  # fmt: skip
+                    ),
                 ),
                 align="center",
                 width="100%",
@@ -399,7 +391,7 @@ def _transcript_column() -> rx.Component:
                 "Click a sentence of the draft to see (and hear) what it rests on.",
                 size="1",
                 color_scheme="gray",
-            ),  # fmt: skip
+            ),
             rx.foreach(
                 S.transcript,
                 lambda seg: rx.flex(
@@ -412,7 +404,7 @@ def _transcript_column() -> rx.Component:
                         ),
                         seg["after"],
                         size="2",
-                    ),  # fmt: skip
+                    ),
                     spacing="2",
                     data_testid="report-segment",
                 ),
@@ -445,7 +437,7 @@ def _changes() -> rx.Component:
                         size="2",
                         color_scheme=rx.cond(c["sign"] == "+", "green", "red"),
                         data_testid="report-change",
-                    ),  # fmt: skip
+                    ),
                 ),
                 rx.text("No changes yet.", size="2", color_scheme="gray"),
             ),
@@ -465,7 +457,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                         "Sign report",
                         on_click=S.open_sign,
                         data_testid="report-sign",
-                    ),  # fmt: skip
+                    ),
                     rx.foreach(
                         S.blockers, lambda b: rx.text("• ", b, size="1", color_scheme="red")
                     ),
@@ -481,7 +473,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                         "Export DOCX",
                         on_click=S.export(False),
                         data_testid="report-export",
-                    ),  # fmt: skip
+                    ),
                     rx.button("Export PDF", variant="soft", on_click=S.export(True)),
                     rx.cond(
                         view["docx_file_id"].to(str) != "",
@@ -490,7 +482,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                             variant="outline",
                             on_click=S.download("docx"),
                             data_testid="report-download",
-                        ),  # fmt: skip
+                        ),
                     ),
                     rx.cond(
                         view["pdf_file_id"].to(str) != "",
@@ -504,7 +496,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                             variant="soft",
                             on_click=S.share,
                             data_testid="report-share",
-                        ),  # fmt: skip
+                        ),
                     ),
                     spacing="2",
                     wrap="wrap",
@@ -518,7 +510,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                             name="note",
                             placeholder="What does the amendment correct?",
                             width="100%",
-                        ),  # fmt: skip
+                        ),
                         rx.button("Amend", type="submit", variant="soft"),
                         spacing="2",
                     ),
@@ -536,7 +528,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                 rx.link(
                     "Amended — open the newer version",
                     href="/reports?report=" + view["amended_by_id"].to(str),
-                ),  # fmt: skip
+                ),
             ),
             rx.button(
                 rx.cond(S.show_changes, "Hide changes", "Show changes since the draft"),
@@ -544,7 +536,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                 size="1",
                 on_click=S.toggle_changes,
                 data_testid="report-toggle-changes",
-            ),  # fmt: skip
+            ),
             direction="column",
             spacing="3",
         ),
@@ -564,7 +556,7 @@ def _report_view() -> rx.Component:
                     size="5",
                     as_="h2",
                     data_testid="report-number",
-                ),  # fmt: skip
+                ),
                 rx.badge(view["status_label"].to(str), variant="soft", data_testid="report-status"),
                 rx.text(view["patient_name"].to(str), " · ", view["patient_mrn"].to(str), size="2"),
                 rx.text(
@@ -573,7 +565,7 @@ def _report_view() -> rx.Component:
                     view["template_version"].to(str),
                     size="2",
                     color_scheme="gray",
-                ),  # fmt: skip
+                ),
                 rx.link(
                     "Scribe session", href="/scribe?session=" + view["session_id"].to(str), size="2"
                 ),
@@ -618,7 +610,7 @@ def reports_page() -> rx.Component:
                 "Report not found",
                 "It does not exist or is not yours.",
                 testid="report-missing",
-            ),  # fmt: skip
+            ),
             rx.cond(S.has_report, _report_view(), _listing()),
         ),
     )
