@@ -74,7 +74,7 @@ def record_export(ctx: JobContext) -> dict[str, Any]:
         clinic = session.get(Clinic, row.clinic_id)
         assert patient is not None and clinic is not None
         data = dict(row.drawing_data)
-        info = {
+        info: dict[str, Any] = {
             "clinic": clinic.name,
             "title": row.title,
             "number": f"{row.number} v{row.version_number}",

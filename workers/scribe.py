@@ -84,7 +84,7 @@ def transcribe_session(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(85, "Telling speakers apart")
     labels = speakers.label(audio, [(s.start_ms, s.end_ms) for s in result.segments])
     heard = vocabulary.correct(result.segments, context.terms())
-    segments = [
+    segments: list[dict[str, Any]] = [
         {
             "id": n,
             "start_ms": s.start_ms,

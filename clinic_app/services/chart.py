@@ -635,26 +635,17 @@ def _reports(session: Session, patient: Patient, zone: ZoneInfo) -> list[Timelin
 
 
 def _records(session: Session, patient: Patient, zone: ZoneInfo) -> list[TimelineItem]:
-    rows = session.exec(
-        select(
-            MedicalRecord.number,
-            MedicalRecord.version_number,
-            MedicalRecord.title,
-            MedicalRecord.status,
-            MedicalRecord.created_at,
-            MedicalRecord.signed_at,
-            MedicalRecord.thumbnail_file_id,
-        ).where(MedicalRecord.patient_id == patient.id)
-    ).all()
+    rows = session.exec(select(MedicalRecord).where(MedicalRecord.patient_id == patient.id)).all()
     return [
         TimelineItem(
-            when=as_utc(signed_at or created_at),
+            when=as_utc(r.signed_at or r.created_at),
             kind="record",
-            title=f"Drawing {'signed' if status == 'signed' else 'started'} · {number} v{version}",
-            detail=title,
-            image_file_id=thumbnail,
+            title=f"Drawing {'signed' if r.status == 'signed' else 'started'} · "
+            f"{r.number} v{r.version_number}",
+            detail=r.title,
+            image_file_id=r.thumbnail_file_id,
         )
-        for number, version, title, status, created_at, signed_at, thumbnail in rows
+        for r in rows
     ]
 
 

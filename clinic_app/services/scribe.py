@@ -262,7 +262,7 @@ def received(session: Session, *, actor: Actor, session_id: str) -> dict[str, An
     require(actor, "scribe:record")
     row = _load(session, actor, session_id)
     seqs = session.exec(
-        select(AudioChunk.seq).where(AudioChunk.session_id == row.id).order_by(AudioChunk.seq)
+        select(AudioChunk.seq).where(AudioChunk.session_id == row.id).order_by(col(AudioChunk.seq))
     ).all()
     return {"received": list(seqs), "status": row.status}
 
