@@ -193,6 +193,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    # One BLAS thread for numpy (the drafter's embeddings): on a shared 2-core machine its
+    # default thread pool ran 4–15× slower. Must be set before numpy loads; an explicit
+    # environment setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from workers.main import run_worker
 
     run_worker(burst=args.burst)

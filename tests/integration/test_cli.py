@@ -93,3 +93,27 @@ def test_catalog_import_command_reports_rejected_rows(
         assert local.clinic_id is not None and local.max_daily_dose == 40
     assert cli.main(["catalog", "import", str(tmp_path / "missing.csv")]) == 2
     assert cli.main(["catalog", "import", str(good), "--clinic", "nope"]) == 2
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])
+def test_worker_runs_numpy_with_one_blas_thread_unless_told(
+    app_env: str, monkeypatch: pytest.MonkeyPatch, preset: str | None, expected: str
+) -> None:
+    import os
+
+    import workers.main
+    from clinic_app.cli import main
+
+    seen: dict[str, str | None] = {}
+    monkeypatch.setattr(
+        workers.main,
+        "run_worker",
+        lambda burst: seen.update(value=os.environ.get("OPENBLAS_NUM_THREADS")),
+    )
+    # Set, then delete: monkeypatch records the original and restores it after the test.
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "placeholder")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    if preset is not None:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    assert main(["worker", "--burst"]) == 0
+    assert seen == {"value": expected}
