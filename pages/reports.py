@@ -476,7 +476,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                     ),
                     rx.button("Export PDF", variant="soft", on_click=S.export(True)),
                     rx.cond(
-                        view["docx_file_id"].to(str) != "",
+                        view["has_docx"].to(bool),
                         rx.button(
                             "Download DOCX",
                             variant="outline",
@@ -485,7 +485,7 @@ def _actions(view: ObjectVar[dict[str, Any]]) -> rx.Component:
                         ),
                     ),
                     rx.cond(
-                        view["pdf_file_id"].to(str) != "",
+                        view["has_pdf"].to(bool),
                         rx.button("Download PDF", variant="outline", on_click=S.download("pdf")),
                     ),
                     rx.cond(

@@ -111,6 +111,9 @@ class ReportsState(AppState):
         self._sections = data.pop("sections")
         draft_sections = data.pop("draft_sections")
         self._segments = data.pop("segments")
+        # File ids stay on the server: the page only needs to know a document exists.
+        data["has_docx"] = bool(data.pop("docx_file_id"))
+        data["has_pdf"] = bool(data.pop("pdf_file_id"))
         scores = data.get("scores") or {}
         data["completeness_pct"] = f"{round(float(scores.get('completeness', 0)) * 100)}%"
         data["support_pct"] = f"{round(float(scores.get('support', 0)) * 100)}%"
@@ -122,7 +125,7 @@ class ReportsState(AppState):
         self.report = data
         self.rows = self._rows()
         self.transcript = self._transcript_rows()
-        self.changes = _changes(draft_sections, self._sections)
+        self.changes = reports.changes_since_draft(draft_sections, self._sections)
 
     def _rows(self) -> list[dict[str, str]]:
         rows: list[dict[str, str]] = []
@@ -455,25 +458,9 @@ class ReportsState(AppState):
             await asyncio.sleep(1.5)
             async with self:
                 self._refresh(self._require("report:read"), audit_read=False)
-                if self.report.get("docx_file_id"):
+                if self.report.get("has_docx"):
                     self.notice = "The document is ready."
                     return
-
-
-def _changes(draft: list[dict[str, Any]], current: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Per section: sentences the doctor removed (-) and added or rewrote (+) since the draft."""
-    before = {s["id"]: [x["text"] for x in s.get("sentences") or []] for s in draft}
-    rows: list[dict[str, str]] = []
-    for section in current:
-        now = [x["text"] for x in section.get("sentences") or []]
-        was = before.get(section["id"], [])
-        removed = [t for t in was if t not in now]
-        added = [t for t in now if t not in was]
-        for text in removed:
-            rows.append({"section": section["title"], "sign": "-", "text": text})
-        for text in added:
-            rows.append({"section": section["title"], "sign": "+", "text": text})
-    return rows
 
 
 __all__ = ["ReportsState"]

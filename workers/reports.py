@@ -45,7 +45,7 @@ def draft_report(ctx: JobContext) -> dict[str, Any]:
         if row.status == "signed":
             return {"skipped": "signed"}
         sections, prompt, utterances, names = reports.drafting_inputs(session, row=row)
-        previous = reports._copy(row.content) if only else None
+        previous = reports.copy_content(row.content) if only else None
         row.status = "generating"
         session.add(row)
     wanted = [s for s in sections if not only] or [
@@ -80,11 +80,7 @@ def draft_report(ctx: JobContext) -> dict[str, Any]:
         _set(report_id, clinic_id, status="failed" if not only else "completed", error=exc.message)
         return {"status": "failed", "error": exc.message}
     fresh = reports.content_from_draft(drafted, utterances)
-    if previous is not None:  # one section again: the rest stays as the doctor left it
-        replaced = {s["id"]: s for s in fresh["sections"]}
-        content = {"sections": [replaced.get(s["id"], s) for s in previous["sections"]]}
-    else:
-        content = fresh
+    content = fresh if previous is None else reports.with_sections_from(previous, fresh)
     draft_ms = int((time.perf_counter() - started) * 1000)
     with session_scope(clinic_id=clinic_id) as session:
         row = session.get(Report, report_id)

@@ -26,6 +26,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import can, require
 from clinic_app.services import medication_catalog
 from clinic_app.services.patients import age_on, clinic_today, load_patient
+from clinic_app.services.records import file_url
 from clinic_app.services.scheduling import STATUS_LABELS, clinic_zone
 from clinic_app.timeutil import as_utc
 from models import (
@@ -649,16 +650,6 @@ def _records(session: Session, patient: Patient, zone: ZoneInfo) -> list[Timelin
     ]
 
 
-def _image_link(session: Session, actor: Actor, file_id: uuid.UUID | None) -> str:
-    """A short-lived link to a timeline thumbnail (drawings); empty when there is none."""
-    from clinic_app.api.downloads import make_download_url
-
-    stored = session.get(StoredFile, file_id) if file_id else None
-    if stored is None or stored.clinic_id != actor.clinic_id:
-        return ""
-    return make_download_url(stored, user_id=actor.user_id)
-
-
 TimelineSource = Callable[[Session, Patient, ZoneInfo], list[TimelineItem]]
 TIMELINE_SOURCES: list[TimelineSource] = [
     _appointments,
@@ -817,7 +808,7 @@ def open_chart(
                 "kind": i.kind,
                 "title": i.title,
                 "detail": i.detail,
-                "image": _image_link(session, actor, i.image_file_id),
+                "image": file_url(session, actor=actor, file_id=i.image_file_id),
             }
             for i in items[:200]
         ],

@@ -28,6 +28,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
 from clinic_app.services import drawing
 from clinic_app.services.numbering import next_number
+from clinic_app.services.patients import load_patient
 from clinic_app.settings import PROJECT_ROOT, get_settings
 from clinic_app.storage import get_storage, save_file
 from models import (
@@ -319,19 +320,6 @@ def _load(
     return row
 
 
-def _patient(session: Session, actor: Actor, patient_id: str) -> Patient:
-    row = session.exec(
-        select(Patient).where(
-            Patient.id == parse_id(patient_id, "Patient"),
-            Patient.clinic_id == actor.clinic_id,
-            col(Patient.deleted_at).is_(None),
-        )
-    ).first()
-    if row is None:
-        raise NotFound("Patient")
-    return row
-
-
 def _fit(width: int, height: int) -> dict[str, int]:
     scale = min(1.0, MAX_STAGE_SIDE / max(width, height))
     return {"width": max(50, round(width * scale)), "height": max(50, round(height * scale))}
@@ -426,7 +414,7 @@ def create(
     title: str = "",
 ) -> MedicalRecord:
     require(actor, "record:write")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     encounter = None
     if encounter_id:
         encounter = session.exec(
@@ -751,7 +739,7 @@ def view(
 
 def for_patient(session: Session, *, actor: Actor, patient_id: str) -> list[dict[str, str]]:
     require(actor, "record:read")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     rows = session.exec(
         select(MedicalRecord)
         .where(MedicalRecord.patient_id == patient.id)
@@ -816,7 +804,7 @@ def with_shape(session: Session, *, actor: Actor, shape_type: str) -> list[str]:
 def background_choices(session: Session, *, actor: Actor, patient_id: str) -> list[dict[str, str]]:
     """What a new drawing can go on: the body charts, then the patient's images and PDFs."""
     require(actor, "record:write")
-    patient = _patient(session, actor, patient_id)
+    patient = load_patient(session, actor=actor, patient_id=patient_id)
     choices = [
         {"value": f"template:{key}", "label": item["title"], "kind": "Body chart"}
         for key, item in body_charts().items()

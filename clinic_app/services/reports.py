@@ -295,6 +295,24 @@ def content_from_draft(
     return {"sections": sections}
 
 
+def changes_since_draft(
+    draft: list[dict[str, Any]], current: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Per section: sentences the doctor removed (-) and added or rewrote (+) since the draft."""
+    before = {s["id"]: [x["text"] for x in s.get("sentences") or []] for s in draft}
+    rows: list[dict[str, str]] = []
+    for section in current:
+        now = [x["text"] for x in section.get("sentences") or []]
+        was = before.get(section["id"], [])
+        removed = [t for t in was if t not in now]
+        added = [t for t in now if t not in was]
+        for text in removed:
+            rows.append({"section": section["title"], "sign": "-", "text": text})
+        for text in added:
+            rows.append({"section": section["title"], "sign": "+", "text": text})
+    return rows
+
+
 def score(content: dict[str, Any]) -> dict[str, Any]:
     sections = content.get("sections") or []
     required = [s for s in sections if s.get("required")]
@@ -354,7 +372,14 @@ def _store(session: Session, actor: Actor, row: Report, content: dict[str, Any])
     return row
 
 
-def _copy(content: dict[str, Any] | None) -> dict[str, Any]:
+def with_sections_from(current: dict[str, Any], fresh: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with the sections ``fresh`` holds put in their place (regenerating one
+    section keeps the doctor's work in the others)."""
+    replaced = {s["id"]: s for s in fresh["sections"]}
+    return {"sections": [replaced.get(s["id"], s) for s in current["sections"]]}
+
+
+def copy_content(content: dict[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(content or {"sections": []}))  # type: ignore[no-any-return]
 
 
@@ -376,7 +401,7 @@ def change_sentence(
     row = _load(session, actor, report_id, for_update=True)
     _editable(row)
     _check_version(row, version)
-    content = _copy(row.content)
+    content = copy_content(row.content)
     section = next((s for s in content["sections"] if s["id"] == section_id), None)
     if section is None:
         raise NotFound("Section")
@@ -435,7 +460,7 @@ def set_section_text(
     row = _load(session, actor, report_id, for_update=True)
     _editable(row)
     _check_version(row, version)
-    content = _copy(row.content)
+    content = copy_content(row.content)
     section = next((s for s in content["sections"] if s["id"] == section_id), None)
     if section is None:
         raise NotFound("Section")
@@ -570,7 +595,7 @@ def amend(session: Session, *, actor: Actor, report_id: str, note: str) -> Repor
         transcription_id=original.transcription_id,
         report_type=original.report_type,
         status="completed",
-        content=_copy(original.content),
+        content=copy_content(original.content),
         draft_content=original.draft_content,
         rendered_text=original.rendered_text,
         engine=original.engine,

@@ -138,7 +138,7 @@ def test_draft_review_sign_amend_share_and_export(drafted: tuple[TestClient, str
     with session_scope() as session:
         row = session.get(Report, uuid.UUID(report_id))
         assert row is not None and row.content is not None
-        content = reports._copy(row.content)
+        content = reports.copy_content(row.content)
         content["sections"][3]["sentences"][0].update(
             text="Start azithromycin 250 mg once a day.", status="unsupported",
             reasons=["the number 250 is not in the evidence"],
