@@ -20,6 +20,7 @@ from pages.portal import portal_login_page, portal_page
 from pages.prescriptions import prescriptions_page
 from pages.records import records_page
 from pages.reports import reports_page
+from pages.scheduling_setup import scheduling_setup_page
 from pages.scribe import scribe_page
 from pages.system import system_page
 from pages.templates import templates_page
@@ -38,6 +39,7 @@ from state.portal import PortalState
 from state.prescriptions import PrescriptionsState
 from state.records import RecordsState
 from state.reports import ReportsState
+from state.scheduling_setup import SchedulingSetupState
 from state.scribe import ScribeState
 from state.system import SystemState
 from state.templates import TemplatesState
@@ -75,6 +77,7 @@ register_shared_collector(websocket_clients=_websocket_clients)
 PAGES = (
     ("/worklist", "Worklist", worklist_page, WorklistState.load),
     ("/calendar", "Calendar", calendar_page, CalendarState.load),
+    ("/scheduling-setup", "Scheduling setup", scheduling_setup_page, SchedulingSetupState.load),
     ("/patients", "Patients", patients_page, PatientsState.load),
     ("/chart", "Chart", chart_page, ChartState.load),
     ("/scribe", "Scribe", scribe_page, ScribeState.load),

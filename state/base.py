@@ -55,6 +55,7 @@ logger = logging.getLogger("clinic_app.ui")
 # on_load checks the same permission on the server.
 PAGE_PERMISSIONS: dict[str, str] = {
     "calendar": "appointment:read",
+    "scheduling-setup": "availability:manage",
     "worklist": "appointment:read",
     "patients": "patient:list",
     "chart": "patient:read_phi",

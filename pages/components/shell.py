@@ -31,6 +31,7 @@ class NavItem:
 
 NAV_ITEMS = (
     NavItem("calendar", "Calendar", "calendar_days", "/calendar"),
+    NavItem("scheduling-setup", "Scheduling setup", "calendar_cog", "/scheduling-setup"),
     NavItem("worklist", "Worklist", "clipboard_list", "/worklist"),
     NavItem("patients", "Patients", "users", "/patients"),
     NavItem("scribe", "Scribe", "mic", "/scribe"),

@@ -237,6 +237,7 @@ def test_receptionist_cannot_export_or_open_admin(demo_db: str) -> None:
         await app.sign_in(token, "reception@demo.clinic")
         assert (await app.state(token, AppState)).nav_pages == [
             "calendar",
+            "scheduling-setup",
             "worklist",
             "patients",
             "account",
@@ -504,6 +505,7 @@ PAGE_LOADS = [
     ("account", "state.account", "AccountState"),
     ("system", "state.system", "SystemState"),
     ("installation", "state.installation", "InstallationState"),
+    ("scheduling-setup", "state.scheduling_setup", "SchedulingSetupState"),
 ]
 TARGET_EMAIL = "target@demo.clinic"
 
@@ -538,6 +540,12 @@ def _actions_rows() -> list[tuple[str, str, str, dict[str, Any]]]:
         ("state.account", "AccountState", "sign_out_others", {}),
         ("state.chart", "ChartState", "add_allergy", {"form": {"substance": "Latex"}}),
         ("state.patients", "PatientsState", "register", {"form": {"given_name": "A"}}),
+        (
+            "state.scheduling_setup",
+            "SchedulingSetupState",
+            "remove_exception",
+            {"exception_id": str(uuid.uuid4())},
+        ),
     ]
 
 
@@ -703,13 +711,14 @@ def _every_guarded_handler() -> list[tuple[type, str, str, dict[str, Any]]]:
         patients,
         prescriptions,
         records,
+        scheduling_setup,
         scribe,
         system,
         worklist,
     )
 
     modules = (account, admin, audit, calendar, chart, patients, prescriptions, records, scribe)
-    modules += (system, worklist, installation)
+    modules += (system, worklist, installation, scheduling_setup)
     found = []
     for module in modules:
         for state_cls in vars(module).values():
