@@ -133,6 +133,11 @@ class SchedulingPolicy(Editable, table=True):
     portal_booking_horizon_days: int = Field(default=60)
 
 
+MAX_APPOINTMENT_HOURS = 12
+"""Longest appointment. Migration 0019 adds a per-dialect CHECK for it, so time-range queries
+may bound ``starts_at`` from below (``starts_at > lo - 12 h``) and stay on the index."""
+
+
 class Appointment(Editable, table=True):
     __tablename__ = "appointments"
     __table_args__ = (

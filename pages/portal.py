@@ -122,7 +122,31 @@ def _appointment(item: ObjectVar[dict[str, Any]]) -> rx.Component:
             rx.text(item["provider"], " · ", item["visit_type"], size="1", color_scheme="gray"),
             direction="column",
         ),
-        rx.badge(item["status"], variant="soft"),
+        rx.flex(
+            rx.badge(
+                item["status"],
+                variant="soft",
+                color_scheme=rx.cond(
+                    (item["status"].to(str) == "Cancelled") | (item["status"].to(str) == "No-show"),
+                    "gray",
+                    "teal",
+                ),
+            ),
+            rx.cond(
+                item["can_cancel"].to(str) != "",
+                rx.button(
+                    "Cancel",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=PortalState.open_cancel(item["id"]),
+                    aria_label="Cancel appointment " + item["when"].to(str),
+                    data_testid="portal-cancel",
+                ),
+            ),
+            spacing="2",
+            align="center",
+        ),
         justify="between",
         align="center",
         padding_y="var(--space-2)",
@@ -158,11 +182,25 @@ def portal_page() -> rx.Component:
                     justify="between",
                     align="center",
                 ),
-                rx.heading("Upcoming appointments", size="3", as_="h2"),
+                alert(
+                    PortalState.booking_notice,
+                    testid="portal-booking-notice",
+                    color="green",
+                    icon="circle_check",
+                ),
+                rx.heading("Upcoming appointments", size="3", as_="h2", id="portal-upcoming"),
                 rx.cond(
                     PortalState.upcoming.length() > 0,
                     rx.foreach(PortalState.upcoming, _appointment),
                     rx.text("No upcoming appointments.", size="2", color_scheme="gray"),
+                ),
+                rx.cond(
+                    ~PortalState.booking_enabled,
+                    rx.text(
+                        "To book or change an appointment, please contact the clinic.",
+                        size="2",
+                        color_scheme="gray",
+                    ),
                 ),
                 rx.heading("Past visits", size="3", as_="h2"),
                 rx.cond(
@@ -175,9 +213,11 @@ def portal_page() -> rx.Component:
             ),
             size="4",
         ),
+        rx.cond(PortalState.booking_enabled, _booking()),
         _prescriptions(),
         _reports(),
         _prescription_dialog(),
+        _cancel_dialog(),
     )
 
 
@@ -355,4 +395,268 @@ def _prescription_dialog() -> rx.Component:
         ),
         open=PortalState.prescription_open,
         on_open_change=PortalState.prescription_dialog_changed,
+    )
+
+
+# ---- self-booking ----------------------------------------------------------------------------
+
+
+def _chosen() -> ObjectVar[dict[str, str]]:
+    return cast("ObjectVar[dict[str, str]]", PortalState.chosen_slot)
+
+
+def _slot_button(slot: ObjectVar[dict[str, str]]) -> rx.Component:
+    chosen = _chosen()["key"].to(str) == slot["key"].to(str)
+    return rx.button(
+        slot["time"],
+        size="2",
+        variant=rx.cond(chosen, "solid", "surface"),
+        on_click=PortalState.choose_slot(slot["key"]),
+        aria_label=slot["label"],
+        aria_pressed=chosen,
+        disabled=PortalState.booking_busy,
+        data_testid="portal-slot",
+    )
+
+
+def _slot_day(day: ObjectVar[dict[str, Any]]) -> rx.Component:
+    return rx.flex(
+        rx.text(day["day"].to(str), size="2", weight="medium"),
+        rx.flex(
+            rx.foreach(day["slots"].to(list[dict[str, str]]), _slot_button),
+            wrap="wrap",
+            gap="2",
+        ),
+        direction="column",
+        spacing="1",
+        role="group",
+        aria_label="Free times on " + day["day"].to(str),
+        data_testid="portal-slot-day",
+    )
+
+
+def _slots() -> rx.Component:
+    return rx.flex(
+        rx.flex(
+            rx.button(
+                rx.icon("chevron_left", size=14),
+                "Earlier",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                disabled=~PortalState.slot_has_earlier | PortalState.slots_loading,
+                on_click=PortalState.shift_slots(-1),
+                data_testid="portal-slots-earlier",
+            ),
+            rx.text(PortalState.slot_window, size="2", weight="medium", aria_live="polite"),
+            rx.button(
+                "Later",
+                rx.icon("chevron_right", size=14),
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                disabled=~PortalState.slot_has_later | PortalState.slots_loading,
+                on_click=PortalState.shift_slots(1),
+                data_testid="portal-slots-later",
+            ),
+            justify="between",
+            align="center",
+        ),
+        alert(PortalState.booking_error, testid="portal-booking-error"),
+        rx.cond(
+            PortalState.slots_loading,
+            rx.center(rx.spinner(size="2"), padding="var(--space-4)"),
+            rx.cond(
+                PortalState.slot_days.length() > 0,
+                rx.flex(
+                    rx.foreach(PortalState.slot_days, _slot_day),
+                    direction="column",
+                    spacing="3",
+                ),
+                rx.text(
+                    "No free times in these days.",
+                    rx.cond(PortalState.slot_has_later, " Try later dates.", ""),
+                    size="2",
+                    color_scheme="gray",
+                    data_testid="portal-no-slots",
+                ),
+            ),
+        ),
+        rx.text(
+            "Times are in the clinic's time zone (",
+            PortalState.booking_timezone,
+            ").",
+            size="1",
+            color_scheme="gray",
+        ),
+        direction="column",
+        spacing="3",
+    )
+
+
+def _confirm_dialog() -> rx.Component:
+    """Confirm a chosen time in a dialog: it opens where the patient is, however long the list."""
+    slot = _chosen()
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Book this appointment?"),
+            rx.dialog.description(
+                rx.text.strong(slot["visit_type"].to(str)),
+                " on ",
+                rx.text.strong(slot["day"].to(str), " at ", slot["time"].to(str)),
+                " with ",
+                slot["provider"].to(str),
+                ".",
+                size="3",
+                data_testid="portal-chosen-slot",
+            ),
+            rx.flex(
+                rx.dialog.close(
+                    rx.button(
+                        "Choose another time",
+                        variant="soft",
+                        color_scheme="gray",
+                        disabled=PortalState.booking_busy,
+                    )
+                ),
+                rx.button(
+                    "Book this time",
+                    loading=PortalState.booking_busy,
+                    disabled=PortalState.booking_busy,
+                    on_click=PortalState.confirm_booking,
+                    auto_focus=True,
+                    data_testid="portal-book",
+                ),
+                spacing="2",
+                justify="end",
+                wrap="wrap",
+                margin_top="var(--space-4)",
+            ),
+            max_width="440px",
+            data_testid="portal-confirm-dialog",
+        ),
+        open=slot.length() > 0,
+        on_open_change=PortalState.confirm_dialog_changed,
+    )
+
+
+def _booking() -> rx.Component:
+    """Visit type → doctor (or any) → a free time → confirm. Slots show times only."""
+    return rx.card(
+        rx.flex(
+            rx.heading("Book an appointment", size="5", as_="h2"),
+            rx.text("1. What do you need?", size="2", weight="medium", id="portal-type-label"),
+            rx.radio_cards.root(
+                rx.foreach(
+                    PortalState.booking_types,
+                    lambda v: rx.radio_cards.item(
+                        rx.flex(
+                            rx.text(v["name"], weight="medium", size="2"),
+                            rx.text(v["minutes"], " min", size="1", color_scheme="gray"),
+                            direction="column",
+                        ),
+                        value=v["code"].to(str),
+                        data_testid="portal-visit-type",
+                    ),
+                ),
+                value=PortalState.booking_type,
+                on_value_change=PortalState.pick_visit_type,
+                columns=rx.breakpoints(initial="1", xs="2", sm="3"),
+                aria_labelledby="portal-type-label",
+            ),
+            rx.cond(
+                PortalState.booking_type != "",
+                rx.flex(
+                    rx.text("2. With whom?", size="2", weight="medium"),
+                    rx.select.root(
+                        rx.select.trigger(
+                            aria_label="Doctor", data_testid="portal-doctor", width="100%"
+                        ),
+                        rx.select.content(
+                            rx.select.item("Any available doctor", value="any"),
+                            rx.foreach(
+                                PortalState.booking_doctors,
+                                lambda d: rx.select.item(d["name"], value=d["id"].to(str)),
+                            ),
+                        ),
+                        value=PortalState.booking_doctor,
+                        on_change=PortalState.pick_doctor,
+                    ),
+                    rx.text("3. Pick a time", size="2", weight="medium", id="portal-pick-time"),
+                    _slots(),
+                    direction="column",
+                    spacing="3",
+                ),
+            ),
+            rx.cond(
+                PortalState.booking_type == "",
+                alert(PortalState.booking_error, testid="portal-booking-error"),
+            ),
+            _confirm_dialog(),
+            direction="column",
+            spacing="3",
+        ),
+        size="4",
+        data_testid="portal-booking",
+    )
+
+
+def _cancel_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Cancel appointment"),
+            rx.dialog.description(PortalState.cancel_label, size="2"),
+            rx.form(
+                rx.flex(
+                    rx.text(
+                        "Why do you cancel?",
+                        as_="label",
+                        size="2",
+                        weight="medium",
+                        html_for="portal-cancel-reason",
+                    ),  # fmt: skip
+                    rx.text_area(
+                        name="reason",
+                        id="portal-cancel-reason",
+                        required=True,
+                        max_length=250,
+                        placeholder="For example: I feel better, or I cannot make it.",
+                        auto_focus=True,
+                        data_testid="portal-cancel-reason",
+                    ),
+                    alert(PortalState.cancel_error, testid="portal-cancel-error"),
+                    rx.flex(
+                        rx.dialog.close(
+                            rx.button(
+                                "Keep appointment",
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                disabled=PortalState.cancel_busy,
+                            )
+                        ),
+                        rx.button(
+                            "Cancel appointment",
+                            type="submit",
+                            color_scheme="red",
+                            loading=PortalState.cancel_busy,
+                            disabled=PortalState.cancel_busy,
+                            data_testid="portal-cancel-confirm",
+                        ),
+                        justify="end",
+                        spacing="2",
+                        wrap="wrap",
+                    ),
+                    direction="column",
+                    spacing="3",
+                    margin_top="var(--space-3)",
+                ),
+                on_submit=PortalState.confirm_cancel,
+                reset_on_submit=False,
+            ),
+            max_width="480px",
+            data_testid="portal-cancel-dialog",
+        ),
+        open=PortalState.cancel_open,
+        on_open_change=PortalState.cancel_dialog_changed,
     )

@@ -71,6 +71,9 @@ MATRIX: dict[str, frozenset[str]] = {
     "catalog:manage": frozenset({"clinic_admin", "pharmacist"}),
     # The patient portal: a patient's own record only (services scope by actor.patient_id).
     "portal:self": frozenset({"patient"}),
+    # Portal self-booking (issue 7): a patient books and cancels their own visits only; the
+    # scheduling service enforces "own" and the portal service the clinic's policy.
+    "appointment:self_book": frozenset({"patient"}),
     # Operations (issue 12): queues, workers, failed jobs, dependency health.
     "system:read": frozenset({"clinic_admin"}),
     # The installation console: clinics (tenants) and their first admins; no clinic data.

@@ -161,7 +161,8 @@ def _demo_schedule(session: Session, clinic: Clinic, doctor: Provider, today: da
         clinic_id=clinic.id, display_name="Procedure room", kind="room", color="#64748b"
     )
     session.add_all([second, room])
-    session.add(SchedulingPolicy(clinic_id=clinic.id))
+    # Patients may book consultations and follow-ups themselves in the portal.
+    session.add(SchedulingPolicy(clinic_id=clinic.id, portal_booking_enabled=True))
     session.flush()
     for provider, days, start, end in (
         (doctor, range(5), time(8), time(18)),

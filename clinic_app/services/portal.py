@@ -23,10 +23,16 @@ from clinic_app.errors import AppError, NotFound
 from clinic_app.security import rate_limit, sessions
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
+from clinic_app.services import portal_booking
 from clinic_app.services.auth import normalise_email
 from clinic_app.services.notifications import queue_notification
 from clinic_app.services.patients import load_patient
-from clinic_app.services.scheduling import STATUS_LABELS, clinic_zone
+from clinic_app.services.scheduling import (
+    STATUS_LABELS,
+    clinic_zone,
+    get_policy,
+    list_visit_types,
+)
 from clinic_app.settings import get_settings
 from clinic_app.timeutil import as_utc
 from models import Appointment, Clinic, Membership, Patient, PortalCode, Provider, User
@@ -214,6 +220,10 @@ class PortalAppointment:
     provider: str
     visit_type: str
     status: str
+    # For online cancellation (the patient's own appointment; see portal_booking.cancel).
+    id: str = ""
+    version: int = 0
+    can_cancel: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,6 +245,10 @@ def overview(session: Session, *, actor: Actor) -> PortalOverview:
         raise NotFound("Patient record")
     clinic = session.get(Clinic, actor.clinic_id)
     zone = clinic_zone(session, actor.clinic_id)
+    self_service = get_policy(session, actor.clinic_id).portal_booking_enabled
+    type_names = {
+        v.code: v.name for v in list_visit_types(session, actor=None, clinic_id=actor.clinic_id)
+    }
     rows = session.exec(
         select(Appointment, Provider.display_name)
         .join(Provider, col(Provider.id) == col(Appointment.provider_id))
@@ -253,8 +267,13 @@ def overview(session: Session, *, actor: Actor) -> PortalOverview:
         item = PortalAppointment(
             when=as_utc(appointment.starts_at).astimezone(zone).strftime("%a %d %b %Y, %H:%M"),
             provider=provider_name,
-            visit_type=appointment.visit_type.replace("_", " ").capitalize(),
+            visit_type=type_names.get(
+                appointment.visit_type, appointment.visit_type.replace("_", " ").capitalize()
+            ),
             status=STATUS_LABELS.get(appointment.status, appointment.status),
+            id=str(appointment.id),
+            version=appointment.version,
+            can_cancel=self_service and portal_booking.can_cancel(appointment, now=now),
         )
         (upcoming if as_utc(appointment.starts_at) >= now else past).append(item)
     audit.record(

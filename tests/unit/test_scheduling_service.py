@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.errors import AppError, Forbidden
@@ -17,10 +19,11 @@ from clinic_app.services.scheduling import (
     book_appointment,
     calendar_events,
     find_slots,
+    get_appointment,
     reschedule_appointment,
     transition_appointment,
 )
-from models import Appointment, AppointmentEvent, AuditEvent
+from models import Appointment, AppointmentEvent, AuditEvent, Patient
 from tests.scheduling_helpers import World, build_world
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -282,6 +285,49 @@ def test_permissions_and_clinic_scoping(session: Session, world: World) -> None:
     assert caught.value.code == "NOT_FOUND"
 
 
+def test_a_patient_actor_books_and_cancels_only_their_own_visits(
+    session: Session, world: World
+) -> None:
+    """The portal's rights live in the scheduling service, not in a borrowed staff role."""
+    monday = next_monday()
+    other = Patient(clinic_id=world.clinic.id, mrn="PAT-X-1", given_name="Ola", family_name="Nord")
+    session.add(other)
+    session.flush()
+    me = dataclasses.replace(world.reception, role="patient", patient_id=world.patient.id)
+    with pytest.raises(AppError) as caught:
+        book_appointment(
+            session, actor=me, data=NewBooking(str(world.provider.id), str(other.id), at(monday, 9))
+        )
+    assert caught.value.code == "NOT_FOUND"
+    mine = book_appointment(
+        session,
+        actor=me,
+        data=NewBooking(str(world.provider.id), str(world.patient.id), at(monday, 9)),
+        booked_via="portal",
+    )
+    theirs = book_appointment(
+        session,
+        actor=world.reception,
+        data=NewBooking(str(world.provider.id), str(other.id), at(monday, 10)),
+    )
+    with pytest.raises(AppError) as caught:
+        get_appointment(session, actor=me, appointment_id=theirs.id)
+    assert caught.value.code == "NOT_FOUND"
+    with pytest.raises(Forbidden):  # arriving is the desk's step, not the patient's
+        transition_appointment(
+            session, actor=me, appointment_id=mine.id, to_status="arrived", expected_version=1
+        )
+    cancelled = transition_appointment(
+        session,
+        actor=me,
+        appointment_id=mine.id,
+        to_status="cancelled",
+        expected_version=1,
+        reason="Feeling better",
+    )
+    assert cancelled.status == "cancelled"
+
+
 def test_calendar_events_include_availability_and_status(session: Session, world: World) -> None:
     monday = next_monday()
     _book(world, session, at(monday, 9))
@@ -297,6 +343,55 @@ def test_calendar_events_include_availability_and_status(session: Session, world
     assert len(appointments) == 1 and appointments[0]["extendedProps"]["status"] == "scheduled"
     assert "Maria Garcia" in appointments[0]["title"]
     assert len(shading) == 5
+
+
+def test_the_database_refuses_an_appointment_longer_than_12_hours(
+    session: Session, world: World
+) -> None:
+    """Range queries rely on this bound to stay on the index (migration 0019)."""
+    start = datetime.combine(next_monday(), time(6), tzinfo=UTC)
+
+    def insert(hours: float) -> None:
+        with session.begin_nested():
+            session.add(
+                Appointment(
+                    clinic_id=world.clinic.id,
+                    provider_id=world.provider.id,
+                    patient_id=world.patient.id,
+                    starts_at=start,
+                    ends_at=start + timedelta(hours=hours),
+                )
+            )
+            session.flush()
+
+    insert(12)
+    with pytest.raises(IntegrityError):
+        insert(12.5)
+    with pytest.raises(AppError) as caught:
+        _book(world, session, at(next_monday(3), 8), ends_at=at(next_monday(3), 21))
+    assert "at most 12 hours" in caught.value.message
+
+
+def test_calendar_shows_a_long_visit_that_began_before_the_range(
+    session: Session, world: World
+) -> None:
+    day = next_monday()
+    _book(
+        world,
+        session,
+        at(day, 13),
+        ends_at=at(day + timedelta(days=1), 0, 30),
+        allow_outside_hours=True,
+    )
+    events = calendar_events(
+        session,
+        actor=world.reception,
+        provider_ids=[str(world.provider.id)],
+        start=at(day + timedelta(days=1), 0),
+        end=at(day + timedelta(days=2), 0),
+        include_availability=False,
+    )
+    assert [e["extendedProps"]["status"] for e in events] == ["scheduled"]
 
 
 def test_worklist_scopes_waiting_time_and_actions(session: Session, world: World) -> None:
