@@ -1,8 +1,14 @@
-"""Two small hooks into Reflex internals, installed once at app start.
+"""Small hooks into Reflex internals, installed once at app start.
 
 1. **Event timing and correlation.** Reflex 0.10 has no post-event middleware hook, so the
    module-level ``process_event`` of its state processor is wrapped: each UI event runs in a
    ``correlation_scope`` and its duration feeds the ``clinic_event_latency_seconds`` histogram.
+   **Our synchronous handlers run in a worker thread.** Reflex calls a plain ``def`` handler on
+   the event loop, so one handler waiting on the database or hashing a password stalls every
+   tab of the process, and with the Redis state manager each stalled event keeps its tab's lock
+   until it expires. The same wrapper hands the app's own sync handlers (and each step of a sync
+   generator handler) to ``asyncio.to_thread``; the tab's lock is still held meanwhile, so the
+   state is never touched by two events at once. Reflex's built-in handlers stay on the loop.
 2. **Reconnect after a backend process dies (scale-out).** Reflex's Redis token manager treats a
    token that still has a socket record in Redis as a *duplicate tab* and hands the browser a new
    token — an empty state, so the user is signed out. A process killed without cleanup leaves
@@ -16,13 +22,18 @@ Both raise at startup if a Reflex upgrade moves what they wrap, instead of silen
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
+import inspect
 import logging
 import pickle
+from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
 
 import redis.asyncio as aioredis
 from reflex.utils.token_manager import RedisTokenManager
+from reflex_base.event import EventHandler
 from reflex_base.event.processor import base_state_processor
 
 from clinic_app.observability import correlation_scope, timed_event
@@ -45,6 +56,8 @@ def _time_events() -> None:
 
     @functools.wraps(original)
     async def process_event(*args: Any, **kwargs: Any) -> Any:
+        if "handler" in kwargs:  # how Reflex 0.10 calls it
+            kwargs["handler"] = off_loop(kwargs["handler"])
         handler = kwargs.get("handler", args[0] if args else None)
         name = getattr(getattr(handler, "fn", None), "__qualname__", "unknown")
         with correlation_scope(), timed_event(name):
@@ -52,6 +65,62 @@ def _time_events() -> None:
 
     setattr(process_event, _MARK, True)
     base_state_processor.process_event = process_event
+
+
+APP_STATE_PACKAGE = "state."
+"""Handlers defined under ``state/`` are ours; only those are moved off the event loop."""
+
+_OFF_LOOP: dict[Any, EventHandler] = {}
+
+
+def off_loop(handler: EventHandler) -> EventHandler:
+    """The same handler, but a sync ``def`` of ours runs in a worker thread (cached per fn)."""
+    fn = getattr(handler, "fn", None)
+    if (
+        fn is None
+        or handler.is_background
+        or inspect.iscoroutinefunction(fn)
+        or inspect.isasyncgenfunction(fn)
+        or not str(getattr(fn, "__module__", "")).startswith(APP_STATE_PACKAGE)
+    ):
+        return handler
+    moved = _OFF_LOOP.get(fn)
+    if moved is None:
+        wrapper = _thread_steps(fn) if inspect.isgeneratorfunction(fn) else _thread_call(fn)
+        moved = dataclasses.replace(handler, fn=wrapper, _type_hints=handler._get_type_hints())
+        _OFF_LOOP[fn] = moved
+    return moved
+
+
+def _thread_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def call(state: Any, **payload: Any) -> Any:
+        return await asyncio.to_thread(fn, state, **payload)
+
+    return call
+
+
+def _next_step(steps: Generator[Any, None, Any]) -> tuple[bool, Any]:
+    """One step of a generator as (finished, value): StopIteration cannot cross a thread."""
+    try:
+        return False, next(steps)
+    except StopIteration as stop:
+        return True, stop.value
+
+
+def _thread_steps(fn: Callable[..., Generator[Any, None, Any]]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def steps(state: Any, **payload: Any) -> AsyncIterator[Any]:
+        generator = fn(state, **payload)
+        while True:
+            finished, value = await asyncio.to_thread(_next_step, generator)
+            if finished:
+                if value is not None:  # a sync generator's return value is chained too
+                    yield value
+                return
+            yield value  # None included: it sends the changes made so far to the browser
+
+    return steps
 
 
 async def _mark_alive(manager: RedisTokenManager) -> None:
@@ -65,7 +134,7 @@ async def _mark_alive(manager: RedisTokenManager) -> None:
         **{**pool.connection_kwargs, "client_name": f"{LIVENESS_PREFIX}{manager.instance_id}"},
     )
     client = aioredis.Redis(connection_pool=named)
-    await client.ping()
+    await client.ping()  # type: ignore[misc]  # the stubs type ping as sync-or-async
     manager._clinic_liveness = client  # type: ignore[attr-defined]
 
 
