@@ -1,38 +1,60 @@
 """Load: many simulated browser tabs over Reflex's real websocket protocol (python-socketio).
 
 Each client connects like a tab (token in the query, namespace ``/_event``), signs in as a
-demo user, then loops over a mix of what staff do all day: open the worklist, open the patient
-list, search, open a chart. Latency is emit → the first update carrying the target page
-state's delta. Runs 50, 100 and 200 clients against 1 and 2 app processes (the 2-process run
-is `clinic up --processes 2`, behind nginx) and prints p50/p95, errors, throughput, and the
-app processes' memory per client. The scheduling issue adds calendar navigation and booking.
+demo user, then loops over what staff do all day. Reception tabs open the calendar, page
+weeks and book (click a slot, search the patient, pick, book; a taken slot is a normal
+refusal). Doctor and nurse tabs open the worklist and move patients on (arrive, ready, start,
+complete), open charts and search. Every booking and transition is announced live to the
+other open calendars and worklists, so that traffic is part of the load too.
+
+Latency is emit → processed: right after each event the tab sends a trivial counter event, and
+because Reflex runs one tab's events in order, the counter's answer marks the end (live
+updates from other tabs cannot be mistaken for the answer). Runs 50, 100 and 200 clients
+against 1 and 2 app processes (`clinic up --processes 2`, behind nginx), both on PostgreSQL,
+and prints p50/p95, errors, throughput and the app processes' memory per client.
 
 ``clinic bench load`` runs the full matrix; ``CLINIC_BENCH_LOAD_CLIENTS=20,50`` and
-``CLINIC_BENCH_LOAD_ACTIONS=5`` make a quick run.
+``CLINIC_BENCH_LOAD_ACTIONS=5`` make a quick run; ``CLINIC_BENCH_LOAD_PROCESSES=1`` runs one side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import random
+import re
 import statistics
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import socketio
 
+from bench.postgres import scratch_database
 from clinic_app.local_server import LocalServer, local_server
 from clinic_app.services.demo import DEMO_PASSWORD
+from state.bench_counter import BenchCounterState
+from state.calendar import CalendarState
 from state.login import LoginState
 from state.patients import PatientsState
 from state.worklist import WorklistState
 
 NAMESPACE = "/_event"
+HANDOFF = re.compile(r"/auth/session\?code=([A-Za-z0-9_\-]+)")
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BARRIER = BenchCounterState.get_full_name()
+CALENDAR = CalendarState.get_full_name()
+PATIENTS = PatientsState.get_full_name()
+WORKLIST = WorklistState.get_full_name()
+ADVANCING = ("arrived", "ready", "in_consultation", "completed")
 USERS = ("doctor@demo.clinic", "nurse@demo.clinic", "reception@demo.clinic")
 TIMEOUT_S = 30.0
 THINK_S = 0.2
@@ -50,6 +72,10 @@ class Results:
     errors: int = 0
     actions: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)  # bookings made/refused, steps
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
 class Tab:
@@ -59,30 +85,32 @@ class Tab:
         self.url = url
         self.token = str(uuid.uuid4())
         self.results = results
-        self.client = socketio.AsyncClient(reconnection=False)
+        self.client = self._new_client()
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.client.on("event", self._receive, namespace=NAMESPACE)
         self.patient_ids: list[str] = []
+        self.provider_ids: list[str] = []
+        self.worklist_groups: list[dict[str, Any]] = []
+        self.rng = random.Random(self.token)
+
+    def _new_client(self) -> socketio.AsyncClient:
+        client = socketio.AsyncClient(reconnection=False)
+        client.on("event", self._receive, namespace=NAMESPACE)
+        return client
 
     async def _receive(self, data: dict[str, Any]) -> None:
         await self.inbox.put(data)
 
-    async def connect(self) -> None:
+    async def connect(self, cookie: str = "") -> None:
         await self.client.connect(
             f"{self.url}/?token={self.token}",
+            headers={"Cookie": cookie} if cookie else {},
             socketio_path="/_event",
             transports=["websocket"],
             namespaces=[NAMESPACE],
             wait_timeout=TIMEOUT_S,
         )
 
-    async def send(
-        self, handler: str, payload: dict[str, Any], path: str, state: str
-    ) -> dict[str, Any]:
-        """Emit one event; wait for the update that changes ``state``; returns that delta."""
-        while not self.inbox.empty():
-            self.inbox.get_nowait()
-        started = time.perf_counter()
+    async def _emit(self, handler: str, payload: dict[str, Any], path: str) -> None:
         await self.client.emit(
             "event",
             {
@@ -93,43 +121,141 @@ class Tab:
             },
             namespace=NAMESPACE,
         )
+
+    async def send(
+        self, handler: str, payload: dict[str, Any], path: str, state: str
+    ) -> dict[str, Any]:
+        """Emit one event and wait until it was processed; returns ``state``'s changes.
+
+        Live updates from other tabs also arrive as deltas, so "a delta came" does not mean
+        "my event is done". Reflex runs one tab's events in order, so a trivial counter event
+        sent right after marks the end: the latency is up to the counter's answer.
+        """
+        while not self.inbox.empty():
+            self.inbox.get_nowait()
+        started = time.perf_counter()
+        await self._emit(handler, payload, path)
+        await self._emit(BARRIER + ".increment", {}, path)
         deadline = started + TIMEOUT_S
+        changes: dict[str, Any] = {}
         while True:
             remaining = deadline - time.perf_counter()
             message = await asyncio.wait_for(self.inbox.get(), timeout=max(0.01, remaining))
             delta = message.get("delta") or {}
-            if state in delta:
+            changes.update(delta.get(state) or {})
+            if BARRIER in delta:
                 self.results.latencies_ms.append((time.perf_counter() - started) * 1000)
                 self.results.actions += 1
-                return dict(delta[state])
+                return changes
 
     async def sign_in(self, email: str) -> None:
-        await self.send(
+        """As a browser does: the sign-in event, the cookie route, a reconnect with the cookie."""
+        started = time.perf_counter()
+        await self._emit(
             LoginState.get_full_name() + ".sign_in",
             {"form_data": {"email": email, "password": DEMO_PASSWORD}},
             "/login",
-            "reflex___state____state.state___base____app_state",
         )
+        code = ""
+        while not code:
+            remaining = started + TIMEOUT_S - time.perf_counter()
+            message = await asyncio.wait_for(self.inbox.get(), timeout=max(0.01, remaining))
+            found = HANDOFF.search(json.dumps(message.get("events") or []))
+            code = found.group(1) if found else ""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.url}/auth/session?code={code}", allow_redirects=False) as response,
+        ):
+            cookie = "; ".join(f"{k}={v.value}" for k, v in response.cookies.items())
+        if not cookie:
+            raise RuntimeError(f"sign-in handoff gave no cookie (HTTP {response.status})")
+        await self.client.disconnect()  # the full page load: a new socket with the cookie
+        self.client = self._new_client()
+        await self.connect(cookie)
+        self.results.latencies_ms.append((time.perf_counter() - started) * 1000)
+        self.results.actions += 1
 
-    async def work(self, actions: int) -> None:
-        patients = PatientsState.get_full_name()
-        worklist = WorklistState.get_full_name()
+    async def work(self, role: str, actions: int) -> None:
+        """A role's day: desk books and pages the calendar, clinicians move the worklist on."""
+        steps = DESK_STEPS if role == "desk" else CLINICIAN_STEPS
         for index in range(actions):
-            step = index % 4
-            if step == 0:
-                await self.send(worklist + ".load", {}, "/worklist", worklist)
-            elif step == 1:
-                delta = await self.send(patients + ".load", {}, "/patients", patients)
-                rows = delta.get("patients_rx_state_") or []
-                self.patient_ids = [str(row["id"]) for row in rows] or self.patient_ids
-            elif step == 2:
-                await self.send(patients + ".search", {"query": "a"}, "/patients", patients)
-            elif self.patient_ids:
-                pid = self.patient_ids[index % len(self.patient_ids)]
-                await self.send(
-                    patients + ".select_patient", {"patient_id": pid}, "/patients", patients
-                )
+            await steps[index % len(steps)](self)
             await asyncio.sleep(THINK_S)
+
+    # ---- the actions ---------------------------------------------------------------------------
+
+    async def worklist(self) -> None:
+        delta = await self.send(WORKLIST + ".load", {}, "/worklist", WORKLIST)
+        self.worklist_groups = delta.get("groups_rx_state_", self.worklist_groups)
+
+    async def advance(self) -> None:
+        """One click on the first waiting patient's next step (arrive, ready, start, complete)."""
+        for group in self.worklist_groups:
+            for item in group.get("items", []):
+                for action in item.get("actions", []):
+                    if action["to"] in ADVANCING:
+                        payload = {
+                            "appointment_id": item["id"],
+                            "to_status": action["to"],
+                            "version": item["version"],
+                        }
+                        delta = await self.send(
+                            WORKLIST + ".advance", payload, "/worklist", WORKLIST
+                        )
+                        self.worklist_groups = delta.get("groups_rx_state_", [])
+                        self.results.count("worklist steps")
+                        return
+        await self.worklist()  # nothing to do right now: look again
+
+    async def patients(self) -> None:
+        delta = await self.send(PATIENTS + ".load", {}, "/patients", PATIENTS)
+        rows = delta.get("patients_rx_state_") or []
+        self.patient_ids = [str(row["id"]) for row in rows] or self.patient_ids
+
+    async def search(self) -> None:
+        await self.send(PATIENTS + ".search", {"query": "a"}, "/patients", PATIENTS)
+
+    async def chart(self) -> None:
+        if not self.patient_ids:
+            await self.patients()
+        pid = self.patient_ids[self.rng.randrange(len(self.patient_ids))]
+        await self.send(PATIENTS + ".select_patient", {"patient_id": pid}, "/patients", PATIENTS)
+
+    async def calendar(self) -> None:
+        delta = await self.send(CALENDAR + ".load", {}, "/calendar", CALENDAR)
+        providers = delta.get("providers_rx_state_") or []
+        self.provider_ids = [p["id"] for p in providers if p.get("kind") == "doctor"]
+
+    async def next_week(self) -> None:
+        await self.send(CALENDAR + ".go", {"step": self.rng.choice((1, -1))}, "/calendar", CALENDAR)
+
+    async def book(self) -> None:
+        """Click a free-looking slot, find the patient, book: a taken slot is a normal refusal."""
+        if not self.provider_ids:
+            await self.calendar()
+        day = date.today() + timedelta(days=self.rng.randrange(1, 90))
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        start = datetime.combine(day, dtime(9)) + timedelta(minutes=20 * self.rng.randrange(24))
+        end = start + timedelta(minutes=20)
+        provider = self.rng.choice(self.provider_ids)
+        args = {"provider_id": provider, "start": start.isoformat(), "end": end.isoformat()}
+        await self.send(CALENDAR + ".select_range", args, "/calendar", CALENDAR)
+        delta = await self.send(
+            CALENDAR + ".search_patient", {"query": "Garcia"}, "/calendar", CALENDAR
+        )
+        found = delta.get("patient_results_rx_state_") or []
+        if not found:
+            return
+        await self.send(
+            CALENDAR + ".pick_patient", {"patient_id": found[0]["id"]}, "/calendar", CALENDAR
+        )
+        done = await self.send(CALENDAR + ".submit_booking", {}, "/calendar", CALENDAR)
+        self.results.count("booked" if done.get("booking_open_rx_state_") is False else "refused")
+
+
+DESK_STEPS = (Tab.calendar, Tab.next_week, Tab.book, Tab.patients, Tab.chart, Tab.next_week)
+CLINICIAN_STEPS = (Tab.worklist, Tab.advance, Tab.chart, Tab.search, Tab.advance, Tab.patients)
 
 
 async def _client(
@@ -146,7 +272,7 @@ async def _client(
             await tab.connect()
             await tab.sign_in(email)
         await start.wait()
-        await tab.work(actions)
+        await tab.work("desk" if email.startswith("reception") else "clinician", actions)
     except Exception as exc:  # noqa: BLE001 - every failure of a simulated tab is an error
         results.errors += 1
         kind = type(exc).__name__
@@ -206,10 +332,16 @@ def main() -> int:
     client_counts = _setting("CLINIC_BENCH_LOAD_CLIENTS", "50,100,200")
     actions = _setting("CLINIC_BENCH_LOAD_ACTIONS", "12")[0]
     rows = []
-    for processes in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="clinic-load-") as tmp:
+    for processes in _setting("CLINIC_BENCH_LOAD_PROCESSES", "1,2"):
+        # Scale-out runs on PostgreSQL (several processes share it); so does the 1-process
+        # baseline, so the ratio compares processes, not databases.
+        with (
+            tempfile.TemporaryDirectory(prefix="clinic-load-") as tmp,
+            scratch_database(PG_ADMIN_URL, f"clinic_load_{os.getpid()}_{processes}") as url,
+        ):
             args = ["--processes", str(processes)] if processes > 1 else []
-            with local_server(Path(tmp), args=args) as server:
+            settings = {"CLINIC_DATABASE_URL": url}
+            with local_server(Path(tmp), args=args, settings=settings) as server:
                 idle_mb = _group_rss_mb(server)
                 for clients in client_counts:
                     results, elapsed = asyncio.run(_round(server.url, clients, actions))
@@ -224,12 +356,18 @@ def main() -> int:
                             results.errors,
                             results.actions / elapsed if elapsed else 0.0,
                             max(0.0, busy_mb - idle_mb) / clients,
+                            dict(results.error_kinds),
                         )
                     )
-    print("load over the websocket protocol (worklist, patient list, search, chart open)")
+                    print(  # what the tabs did, so a quiet run cannot pass for a busy one
+                        f" {processes} process(es), {clients} clients: {results.outcomes}",
+                        flush=True,
+                    )
+    print("load over the websocket protocol (calendar, booking, worklist steps, charts, search)")
     print(" procs clients   p50 ms   p95 ms  errors  actions/s  MB/client")
-    for procs, clients, p50, p95, errors, rate, mb in rows:
-        print(f" {procs:5d} {clients:7d} {p50:8.1f} {p95:8.1f} {errors:7d} {rate:10.1f} {mb:10.2f}")
+    for procs, clients, p50, p95, errors, rate, mb, kinds in rows:
+        line = f" {procs:5d} {clients:7d} {p50:8.1f} {p95:8.1f} {errors:7d} {rate:10.1f} {mb:10.2f}"
+        print(line + (f"  {kinds}" if kinds else ""))
     print(" (errors: tabs that gave up after 30 s without an answer)")
     by_key = {(r[0], r[1]): r for r in rows}
     top = max(client_counts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,3 +106,13 @@ def session_scope(
         raise
     finally:
         session.close()
+
+
+def rows(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+    """All rows of a column select, run through Core after flushing pending ORM changes.
+
+    For hot reads of plain columns: no ORM identity map and no SQLModel overload limits (its
+    ``exec`` types at most four columns).
+    """
+    session.flush()
+    return session.connection().execute(statement, params or {}).all()

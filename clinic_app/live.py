@@ -5,16 +5,22 @@ when the transaction commits (a rolled-back booking announces nothing). Every op
 worklist holds one Redis pub/sub subscription for its clinic (a Reflex background task) and
 reloads just its own visible range when a message arrives, so the pages never poll the table.
 Redis being down costs live updates only: the write itself has already committed.
+
+Each message carries a ``change`` id. Every open page of a process refreshes after the same
+change, so ``shared`` lets them compute one result per (view, change) instead of one each:
+with N open worklists a booking costs one query per process, not N.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session as SASession
@@ -25,6 +31,11 @@ from clinic_app.settings import get_settings
 logger = logging.getLogger(__name__)
 
 _PENDING_KEY = "clinic_app.live.pending"
+SHARED_SECONDS = 30.0
+T = TypeVar("T")
+_shared: dict[tuple[Hashable, ...], tuple[float, Any]] = {}
+_shared_locks: dict[tuple[Hashable, ...], threading.Lock] = {}
+_shared_guard = threading.Lock()
 
 
 def channel_name(clinic_id: uuid.UUID | str) -> str:
@@ -34,8 +45,9 @@ def channel_name(clinic_id: uuid.UUID | str) -> str:
 
 def publish_now(clinic_id: uuid.UUID | str, message: dict[str, Any]) -> bool:
     """Publish immediately; False (and a log line) when Redis is unreachable."""
+    payload = {**message, "change": uuid.uuid4().hex}
     try:
-        get_redis().publish(channel_name(clinic_id), json.dumps(message, default=str))
+        get_redis().publish(channel_name(clinic_id), json.dumps(payload, default=str))
         return True
     except Exception:  # noqa: BLE001 - live updates are best effort, the write is committed
         logger.warning("live update not published (Redis unavailable)", exc_info=True)
@@ -96,3 +108,27 @@ def decode(message: dict[str, Any] | None) -> dict[str, Any] | None:
     except (ValueError, TypeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def shared(key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+    """``compute()`` once per ``key`` in this process; concurrent callers wait and reuse it.
+
+    ``key`` names the view (what, clinic, range…) and ends with the ``change`` id the caller
+    refreshes for. The first caller computes after that change was committed and announced, so
+    every later caller with the same key may show its result. Results are shared, not copied:
+    callers must not mutate them. Entries older than ``SHARED_SECONDS`` are forgotten.
+    """
+    with _shared_guard:
+        lock = _shared_locks.setdefault(key, threading.Lock())
+    with lock:
+        now = time.monotonic()
+        cached = _shared.get(key)
+        if cached is not None and now - cached[0] < SHARED_SECONDS:
+            return cached[1]  # type: ignore[no-any-return]
+        value = compute()
+        with _shared_guard:
+            for old in [k for k, (at, _) in _shared.items() if now - at >= SHARED_SECONDS]:
+                _shared.pop(old, None)
+                _shared_locks.pop(old, None)
+            _shared[key] = (now, value)
+        return value

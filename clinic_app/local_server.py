@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,12 +73,21 @@ def _is_ready(server: LocalServer) -> bool:
 
 @contextmanager
 def local_server(
-    base_dir: Path, *, args: Sequence[str] = (), timeout_s: float = 300
+    base_dir: Path,
+    *,
+    args: Sequence[str] = (),
+    timeout_s: float = 300,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[LocalServer]:
-    """`clinic up ARGS` with embedded defaults in ``base_dir`` on a free port; stopped on exit."""
+    """`clinic up ARGS` in ``base_dir`` on a free port; stopped on exit.
+
+    Embedded defaults unless ``settings`` (``CLINIC_*`` variables) say otherwise, e.g. a
+    PostgreSQL URL; the caller's own ``CLINIC_*`` environment is never inherited.
+    """
     port = free_port()
     server = LocalServer(f"http://127.0.0.1:{port}", base_dir / "var", base_dir / "clinic-up.log")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env.update(settings or {})
     env.update({"CLINIC_DATA_DIR": str(server.data_dir), "CLINIC_PORT": str(port)})
     base_dir.mkdir(parents=True, exist_ok=True)
     with server.log_path.open("wb") as log:

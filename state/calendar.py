@@ -16,6 +16,7 @@ from typing import Any
 
 import reflex as rx
 
+from clinic_app import live
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
@@ -168,26 +169,35 @@ class CalendarState(AppState):
         except ValueError:
             return date.today()
 
-    def _load_events(self, actor: Actor) -> None:
+    def _load_events(self, actor: Actor, change: str = "") -> None:
         start, end = _range(self._anchor_date(), self.view)
-        with session_scope(clinic_id=actor.clinic_id) as session:
-            zone = clinic_zone(session, actor.clinic_id)
-            events = calendar_events(
-                session,
-                actor=actor,
-                provider_ids=self.selected_providers,
-                start=datetime.combine(start, time(0), tzinfo=zone),
-                end=datetime.combine(end, time(0), tzinfo=zone),
-            )
+        providers = list(self.selected_providers)
+
+        def query() -> list[dict[str, Any]]:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                zone = clinic_zone(session, actor.clinic_id)
+                return calendar_events(
+                    session,
+                    actor=actor,
+                    provider_ids=providers,
+                    start=datetime.combine(start, time(0), tzinfo=zone),
+                    end=datetime.combine(end, time(0), tzinfo=zone),
+                )
+
+        if change:  # a live refresh: every open calendar with this view shares one query
+            key = ("calendar", actor.clinic_id, tuple(providers), start, end, change)
+            events = live.shared(key, query)
+        else:
+            events = query()
         grouped: dict[str, list[dict[str, Any]]] = {pid: [] for pid in self.selected_providers}
         for event in events:
             grouped.setdefault(event["resourceId"], []).append(event)
         self.events_by_provider = grouped
         self.range_label = _range_label(start, end, self.view)
 
-    def _refresh(self) -> None:
+    def _refresh(self, actor: Actor, change: str) -> None:
         """Called by the live loop: reload the visible range (access already checked)."""
-        self._load_events(self._require("appointment:read"))
+        self._load_events(actor, change)
 
     @rx.event(background=True)
     async def watch_live(self) -> None:

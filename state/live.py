@@ -2,9 +2,11 @@
 
 Each open page runs one background task holding a Redis pub/sub subscription for the clinic
 (``clinic_app.live``). When a message arrives it drains any burst that follows, then calls the
-page's ``_refresh`` once, so a page reloads only its own visible range and never polls the
-table. A newer watcher (page reload, navigation back) stops the older one through a generation
-counter; Reflex cancels the task when the tab disconnects.
+page's ``_refresh(actor, change)`` once, in a worker thread (it queries the database), so a
+page reloads only its own visible range and never polls the table. ``change`` is the id of the
+last message seen: pages showing the same view share one query per change
+(``clinic_app.live.shared``). A newer watcher (page reload, navigation back) stops the older
+one through a generation counter; Reflex cancels the task when the tab disconnects.
 """
 
 from __future__ import annotations
@@ -43,14 +45,17 @@ async def run_live_loop(state: Any, permission: str) -> None:
                     message = live.decode(await pubsub.get_message(timeout=WAIT_SECONDS))
                     if message is not None:
                         # Coalesce a burst (a drag writes once, a busy desk many times).
-                        while live.decode(await pubsub.get_message(timeout=0.05)) is not None:
-                            pass
+                        while True:
+                            later = live.decode(await pubsub.get_message(timeout=0.05))
+                            if later is None:
+                                break
+                            message = later
                     async with state:
                         if state._live_generation != generation:
                             return
                         if message is not None:
-                            state._require(permission)
-                            state._refresh()
+                            change = str(message.get("change") or "")
+                            await asyncio.to_thread(_refresh, state, permission, change)
         except (asyncio.CancelledError, AppError):
             raise  # cancelled, signed out or no longer allowed: stop watching
         except Exception:  # noqa: BLE001 - Redis gone: show "offline", retry, never crash the page
@@ -60,3 +65,8 @@ async def run_live_loop(state: Any, permission: str) -> None:
                     return
                 state.live = False
             await asyncio.sleep(RECONNECT_SECONDS)
+
+
+def _refresh(state: Any, permission: str, change: str) -> None:
+    """Still allowed? Then reload the page's view (runs in a worker thread, lock held)."""
+    state._refresh(state._require(permission), change)

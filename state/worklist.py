@@ -13,11 +13,12 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventSpec
 
+from clinic_app import live
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security.actor import Actor
 from clinic_app.services.scheduling import transition_appointment
-from clinic_app.services.worklist import SCOPES, todays_worklist
+from clinic_app.services.worklist import SCOPES, Worklist, todays_worklist
 from state.base import AppState
 from state.live import run_live_loop
 
@@ -48,11 +49,19 @@ class WorklistState(AppState):
         self._load(actor)
         return WorklistState.watch_live
 
-    def _load(self, actor: Actor) -> None:
-        with session_scope(clinic_id=actor.clinic_id) as session:
-            worklist = todays_worklist(
-                session, actor=actor, scope=self.scope or None, branch=self.branch or None
-            )
+    def _load(self, actor: Actor, change: str = "") -> None:
+        scope, branch = self.scope or None, self.branch or None
+
+        def query() -> Worklist:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                return todays_worklist(session, actor=actor, scope=scope, branch=branch)
+
+        if change:  # a live refresh: every open worklist with this view shares one query
+            mine = actor.user_id if scope in (None, "mine") else None
+            key = ("worklist", actor.clinic_id, scope, branch, mine, change)
+            worklist = live.shared(key, query)
+        else:
+            worklist = query()
         self.day_label = worklist.day_label
         self.timezone = worklist.timezone
         self.total = worklist.total
@@ -63,9 +72,9 @@ class WorklistState(AppState):
             self.branch = worklist.branches[0]
         self.loaded = True
 
-    def _refresh(self) -> None:
+    def _refresh(self, actor: Actor, change: str) -> None:
         """Called by the live loop when an appointment of the clinic changed."""
-        self._load(self._require("appointment:read"))
+        self._load(actor, change)
 
     @rx.event(background=True)
     async def watch_live(self) -> None:

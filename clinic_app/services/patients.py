@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
-from clinic_app import audit
+from clinic_app import audit, db
 from clinic_app.errors import AppError, NotFound, parse_id
 from clinic_app.security import pii
 from clinic_app.security.actor import Actor
@@ -74,14 +75,37 @@ def _format_date(value: date | None) -> str:
     return value.strftime("%d %b %Y") if value else ""
 
 
-def _initials(patient: Patient) -> str:
+class ListedPatient(Protocol):
+    """What a list line needs of a patient: a ``Patient`` or a row of ``LIST_COLUMNS``."""
+
+    id: uuid.UUID
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: date | None
+    phone: str | None
+
+
+# Searches read these columns only: a whole row would decrypt every PII field of every hit.
+LIST_COLUMNS = (
+    col(Patient.id),
+    col(Patient.mrn),
+    col(Patient.given_name),
+    col(Patient.family_name),
+    col(Patient.birth_date),
+    col(Patient.phone),
+    col(Patient.phone_alt),
+)
+
+
+def _initials(patient: ListedPatient) -> str:
     return (patient.given_name[:1] + patient.family_name[:1]).upper()
 
 
-def _row(patient: Patient, today: date) -> PatientRow:
+def _row(patient: ListedPatient, today: date) -> PatientRow:
     return PatientRow(
         id=str(patient.id),
-        name=patient.display_name,
+        name=f"{patient.given_name} {patient.family_name}",
         mrn=patient.mrn,
         birth_date=_format_date(patient.birth_date),
         age=age_on(patient.birth_date, today),
@@ -222,19 +246,19 @@ def search_patients(
     require(actor, "patient:list")
     limit = max(1, min(limit, SEARCH_LIMIT))
     query = (query or "").strip()[:120]
-    base = select(Patient).where(
-        Patient.clinic_id == actor.clinic_id, col(Patient.deleted_at).is_(None)
+    base = sa.select(*LIST_COLUMNS).where(
+        col(Patient.clinic_id) == actor.clinic_id, col(Patient.deleted_at).is_(None)
     )
     today = clinic_today(session, actor.clinic_id)
     if not query:
-        recent = session.exec(base.order_by(col(Patient.updated_at).desc()).limit(limit)).all()
+        recent = db.rows(session, base.order_by(col(Patient.updated_at).desc()).limit(limit))
         ordered = sorted(recent, key=lambda p: (p.family_name.lower(), p.given_name.lower()))
         return [_row(p, today) for p in ordered]
     scores = _rank(session, actor.clinic_id, query, limit)
     if not scores:
         return []
     best = sorted(scores, key=lambda pid: -scores[pid])[:limit]
-    patients = list(session.exec(base.where(col(Patient.id).in_(best))).all())
+    patients = list(db.rows(session, base.where(col(Patient.id).in_(best))))
     phone = _phone_query(query)
     if phone:
         # The index holds the last 7 digits: keep those whose full number ends with the query.

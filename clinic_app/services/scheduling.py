@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from clinic_app import audit, live
+from clinic_app import audit, db, live
 from clinic_app.errors import AppError, Forbidden, NotFound
 from clinic_app.security.actor import Actor
 from clinic_app.security.permissions import require
@@ -176,12 +176,6 @@ def get_policy(session: Session, clinic_id: uuid.UUID) -> SchedulingPolicy:
 # Built once with bind parameters and run through Core: building a select and loading ORM rows
 # cost more than the query itself on a small result, and every booking and calendar read runs
 # these. Only plain columns are read, so no field nobody shows is decrypted.
-
-
-def _rows(session: Session, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
-    """Run one of the statements above through Core, after flushing pending ORM changes."""
-    session.flush()
-    return session.connection().execute(statement, params).all()
 
 
 _TEMPLATES = sa.select(
@@ -332,7 +326,7 @@ def list_visit_types(
 
 def _visit_type(session: Session, clinic_id: uuid.UUID, code: str) -> VisitTypeView:
     """One active visit type by code (bookings look up one, not the whole list)."""
-    found = _rows(session, _VISIT_TYPE, {"clinic_id": clinic_id, "code": code})
+    found = db.rows(session, _VISIT_TYPE, {"clinic_id": clinic_id, "code": code})
     row = found[0] if found else None
     if row is not None:
         return VisitTypeView(*row)
@@ -482,8 +476,8 @@ def provider_windows(
     if not provider_ids:
         return {}
     ids = list(provider_ids)
-    templates = _rows(session, _TEMPLATES, {"clinic_id": clinic_id, "provider_ids": ids})
-    exceptions = _rows(
+    templates = db.rows(session, _TEMPLATES, {"clinic_id": clinic_id, "provider_ids": ids})
+    exceptions = db.rows(
         session,
         _EXCEPTIONS,
         {
@@ -684,7 +678,7 @@ def _patient_ref(
     session: Session, clinic_id: uuid.UUID, patient_id: str | uuid.UUID | None
 ) -> PatientRef:
     pid = parse_id(patient_id, "Patient")
-    found = _rows(session, _PATIENT_REF, {"patient_id": pid, "clinic_id": clinic_id})
+    found = db.rows(session, _PATIENT_REF, {"patient_id": pid, "clinic_id": clinic_id})
     if not found:
         raise NotFound("Patient")
     mrn, given, family = found[0]
@@ -1253,7 +1247,7 @@ def calendar_events(
         return []
     # Every query below filters by the actor's clinic, so a foreign id simply finds nothing.
     ids = list(dict.fromkeys(wanted))
-    rows = _rows(
+    rows = db.rows(
         session,
         _CALENDAR_ROWS,
         {
