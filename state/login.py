@@ -7,6 +7,7 @@ the second factor. A finished sign-in gets a one-time code from ``sessions.begin
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -93,15 +94,7 @@ class LoginState(AppState):
     async def _finish(self, actor: Actor, *, mfa_verified: bool) -> EventSpec:
         """Create the session and hand it to the cookie route (a full page load follows)."""
         ip, user_agent = self._client()
-        with session_scope() as session:
-            code = sessions.begin(
-                session,
-                user_id=actor.user_id,
-                clinic_id=actor.clinic_id,
-                mfa_verified=mfa_verified,
-                ip=ip,
-                user_agent=user_agent,
-            )
+        code = await asyncio.to_thread(_begin_session, actor, mfa_verified, ip, user_agent)
         # A new session starts from clean page states, whoever used this tab before.
         root = await self.get_state(AppState)
         await root._forget_session("")
@@ -121,21 +114,12 @@ class LoginState(AppState):
         yield None
         ip, user_agent = self._client()
         actor: Actor | None = None
-        need: str | None = None
         enrolment: auth.Enrolment | None = None
         try:
-            # The audit row of a failed attempt must be committed too, so the AppError is
-            # caught inside the transaction boundary.
-            with session_scope() as session:
-                try:
-                    actor = auth.authenticate(
-                        session, email=email, password=password, ip=ip, user_agent=user_agent
-                    )
-                    need = auth.mfa_requirement(session, actor=actor)
-                    if need == "enrol":
-                        enrolment = auth.start_enrolment(session, actor=actor)
-                except AppError as exc:
-                    self.login_error = exc.message
+            actor, need, enrolment, error = await asyncio.to_thread(
+                _password_step, email, password, ip, user_agent
+            )
+            self.login_error = error
             if actor is not None and need is None:
                 yield await self._finish(actor, mfa_verified=False)
                 return
@@ -172,15 +156,12 @@ class LoginState(AppState):
         try:
             actor = self._pending_actor()
             ip, _ = self._client()
-            with session_scope() as session:
-                try:
-                    auth.verify_second_factor(session, user_id=actor.user_id, code=code, ip=ip)
-                    ok = True
-                except AppError as exc:
-                    self.login_error = exc.message
-                    ok = False
-                    if exc.code == "MFA_LOCKED":
-                        self._clear_pending()
+            failure = await asyncio.to_thread(_second_factor, actor, code, ip)
+            ok = failure is None
+            if failure is not None:
+                self.login_error = failure.message
+                if failure.code == "MFA_LOCKED":
+                    self._clear_pending()
             if ok:
                 yield await self._finish(actor, mfa_verified=True)
         except AppError as exc:
@@ -229,3 +210,49 @@ class LoginState(AppState):
     def cancel_sign_in(self) -> None:
         self._clear_pending()
         self.login_error = ""
+
+
+# ---- the blocking parts, run in a worker thread (Argon2 and the database) --------------------
+
+
+def _password_step(
+    email: str, password: str, ip: str | None, user_agent: str | None
+) -> tuple[Actor | None, str | None, auth.Enrolment | None, str]:
+    """(actor, MFA still needed, TOTP enrolment, error message) of one password attempt.
+
+    The audit row of a failed attempt must be committed too, so the AppError is caught inside
+    the transaction boundary.
+    """
+    with session_scope() as session:
+        try:
+            actor = auth.authenticate(
+                session, email=email, password=password, ip=ip, user_agent=user_agent
+            )
+        except AppError as exc:
+            return None, None, None, exc.message
+        need = auth.mfa_requirement(session, actor=actor)
+        enrolment = auth.start_enrolment(session, actor=actor) if need == "enrol" else None
+        return actor, need, enrolment, ""
+
+
+def _second_factor(actor: Actor, code: str, ip: str | None) -> AppError | None:
+    """None when the TOTP or recovery code is right; the refusal otherwise (kept, audited)."""
+    with session_scope() as session:
+        try:
+            auth.verify_second_factor(session, user_id=actor.user_id, code=code, ip=ip)
+        except AppError as exc:
+            return exc
+    return None
+
+
+def _begin_session(actor: Actor, mfa_verified: bool, ip: str | None, user_agent: str | None) -> str:
+    """The one-time code the cookie route swaps for the new session."""
+    with session_scope() as session:
+        return sessions.begin(
+            session,
+            user_id=actor.user_id,
+            clinic_id=actor.clinic_id,
+            mfa_verified=mfa_verified,
+            ip=ip,
+            user_agent=user_agent,
+        )

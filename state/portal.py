@@ -9,7 +9,7 @@ back only a slot key.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -124,7 +124,7 @@ class PortalState(AppState):
         self.portal_error = ""
 
     @rx.event
-    async def verify_code(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
+    def verify_code(self, form_data: dict[str, Any]) -> Iterator[EventSpec | None]:
         code = str(form_data.get("code") or "").strip()[:16]
         self.portal_error = ""
         self.busy = True
@@ -331,7 +331,7 @@ class PortalState(AppState):
             self._booking_key = ""
 
     @rx.event
-    async def confirm_booking(self) -> AsyncIterator[EventSpec | None]:
+    def confirm_booking(self) -> Iterator[EventSpec | None]:
         actor = self._require_patient()
         slot = self._slots.get(self.chosen_slot.get("key", ""))
         if slot is None or not self._booking_key or self.booking_busy:
@@ -391,7 +391,7 @@ class PortalState(AppState):
             self.cancel_error = ""
 
     @rx.event
-    async def confirm_cancel(self, form_data: dict[str, Any]) -> AsyncIterator[None]:
+    def confirm_cancel(self, form_data: dict[str, Any]) -> Iterator[None]:
         actor = self._require_patient()
         if not self._cancel_id or self.cancel_busy:
             return

@@ -8,7 +8,7 @@ that loses to another tab keeps both versions here until the user picks one.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import reflex as rx
@@ -243,7 +243,7 @@ class RecordsState(AppState):
             self.sign_open, self.sign_error = False, ""
 
     @rx.event
-    async def confirm_sign(self, form: dict[str, Any]) -> AsyncIterator[None]:
+    def confirm_sign(self, form: dict[str, Any]) -> Iterator[None]:
         actor = self._require("record:sign")
         self.sign_error, self.signing = "", True
         yield None

@@ -11,7 +11,7 @@ are uncontrolled and remounted (``*_form_key``) only after a successful save.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import reflex as rx
@@ -224,7 +224,7 @@ class SchedulingSetupState(AppState):
         self.hours_dirty, self.hours_notice = True, ""
 
     @rx.event
-    async def save_hours(self) -> AsyncIterator[None]:
+    def save_hours(self) -> Iterator[None]:
         """Replace the provider's weekly template with the form (all or nothing)."""
         actor = self._require("availability:manage")
         self.hours_error, self.hours_notice, self.hours_saving = "", "", True
@@ -266,7 +266,7 @@ class SchedulingSetupState(AppState):
         self.exceptions = [dataclasses.asdict(e) for e in rows]
 
     @rx.event
-    async def add_exception(self, form: dict[str, Any]) -> AsyncIterator[None]:
+    def add_exception(self, form: dict[str, Any]) -> Iterator[None]:
         actor = self._require("availability:manage")
         self.exception_error, self.exception_notice, self.exception_saving = "", "", True
         yield None
@@ -366,7 +366,7 @@ class SchedulingSetupState(AppState):
             self.visit_open = False
 
     @rx.event
-    async def save_visit_type(self, form: dict[str, Any]) -> AsyncIterator[None]:
+    def save_visit_type(self, form: dict[str, Any]) -> Iterator[None]:
         actor = self._require("availability:manage")
         data = VisitTypeInput(
             name=str(form.get("name") or "")[:200],
@@ -412,7 +412,7 @@ class SchedulingSetupState(AppState):
         self.policy_form_key += 1
 
     @rx.event
-    async def save_policy(self, form: dict[str, Any]) -> AsyncIterator[None]:
+    def save_policy(self, form: dict[str, Any]) -> Iterator[None]:
         actor = self._require("availability:manage")
         data = PolicyInput(
             reminder_offsets=str(form.get("reminder_offsets") or "")[:60],

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -325,20 +326,31 @@ def add_exception_local(
     )
 
 
+Lockable = TypeVar("Lockable", AvailabilityException, VisitType)
+
+
+def _locked(
+    session: Session, model: type[Lockable], actor: Actor, row_id: str, what: str
+) -> Lockable:
+    """The clinic's live row, locked so the version check and the write see the same row."""
+    row = session.exec(
+        select(model)
+        .where(
+            col(model.id) == parse_id(row_id, what),
+            col(model.clinic_id) == actor.clinic_id,
+            col(model.deleted_at).is_(None),
+        )
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound(what)
+    return row
+
+
 def remove_exception(session: Session, *, actor: Actor, exception_id: str, version: int) -> None:
     """Soft-delete one exception (its hours count again); the version guards a stale list."""
     require(actor, PERMISSION)
-    row = session.exec(
-        select(AvailabilityException)
-        .where(
-            AvailabilityException.id == parse_id(exception_id, "Exception"),
-            AvailabilityException.clinic_id == actor.clinic_id,
-            col(AvailabilityException.deleted_at).is_(None),
-        )
-        .with_for_update()  # the version check and the write see the same row
-    ).first()
-    if row is None:
-        raise NotFound("Exception")
+    row = _locked(session, AvailabilityException, actor, exception_id, "Exception")
     if row.version != int(version):
         raise AppError(
             "VERSION_CONFLICT", "Someone else changed this exception meanwhile; check the list."
@@ -487,17 +499,7 @@ def update_visit_type(
 ) -> VisitTypeRow:
     """Edit or retire/reactivate; the code stays, so booked appointments keep their type."""
     require(actor, PERMISSION)
-    row = session.exec(
-        select(VisitType)
-        .where(
-            VisitType.id == parse_id(visit_type_id, "Visit type"),
-            VisitType.clinic_id == actor.clinic_id,
-            col(VisitType.deleted_at).is_(None),
-        )
-        .with_for_update()  # the version check and the write see the same row
-    ).first()
-    if row is None:
-        raise NotFound("Visit type")
+    row = _locked(session, VisitType, actor, visit_type_id, "Visit type")
     if row.version != int(version):
         raise AppError(
             "VERSION_CONFLICT",
