@@ -4,7 +4,8 @@
 (function () {
   if (window.__clinicChartUpload) return;
   window.__clinicChartUpload = true;
-  const CHUNK = 4 * 1024 * 1024; // fewer round trips; the server accepts 64 KiB-8 MiB
+  const CHUNK = 8 * 1024 * 1024; // fewer round trips; the server accepts 64 KiB-8 MiB
+  const IN_FLIGHT = 2; // one chunk is hashed and sent while the server stores the other
 
   async function sha256Hex(buffer) {
     const digest = await crypto.subtle.digest("SHA-256", buffer);
@@ -44,9 +45,23 @@
 
   async function failure(response) {
     try {
-      return new Error((await response.json()).message);
+      const body = await response.json();
+      return Object.assign(new Error(body.message), { code: body.code });
     } catch (_) {
       return new Error("the server answered " + response.status);
+    }
+  }
+
+  async function sendChunk(state, buffer, size, index) {
+    // A chunk damaged on the way (CHUNK_CHECKSUM) is sliced, hashed and sent again.
+    const start = index * state.chunk_size;
+    const url = "/api/uploads/" + state.upload_id + "/chunks/" + index;
+    for (let attempt = 0; ; attempt++) {
+      const piece = buffer.slice(start, Math.min(size, start + state.chunk_size));
+      const response = await call("PUT", url, piece, { "X-Chunk-SHA256": await sha256Hex(piece) });
+      if (response.ok) return;
+      const error = await failure(response);
+      if (error.code !== "CHUNK_CHECKSUM" || attempt >= 2) throw error;
     }
   }
 
@@ -83,23 +98,32 @@
       window.localStorage.setItem(key, state.upload_id);
     }
     const have = new Set(state.received);
-    for (let index = 0; index < state.chunks; index++) {
-      if (have.has(index)) continue;
-      const start = index * state.chunk_size;
-      const piece = buffer.slice(start, Math.min(file.size, start + state.chunk_size));
-      const response = await call(
-        "PUT",
-        "/api/uploads/" + state.upload_id + "/chunks/" + index,
-        piece,
-        { "X-Chunk-SHA256": await sha256Hex(piece) },
-      );
-      if (!response.ok) throw await failure(response);
-      have.add(index);
-      const percent = Math.round((95 * have.size) / state.chunks);
-      show(percent, "Uploading " + file.name + " — " + percent + "%", "busy");
+    const todo = [];
+    for (let index = 0; index < state.chunks; index++) if (!have.has(index)) todo.push(index);
+    let stopped = false; // after a failure the other sender stops; choosing the file resumes
+    async function sender() {
+      while (todo.length && !stopped) {
+        const index = todo.shift();
+        try {
+          await sendChunk(state, buffer, file.size, index);
+        } catch (error) {
+          stopped = true;
+          throw error;
+        }
+        if (stopped) return;
+        have.add(index);
+        const percent = Math.round((95 * have.size) / state.chunks);
+        show(percent, "Uploading " + file.name + " — " + percent + "%", "busy");
+      }
     }
+    await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
     const done = await call("POST", "/api/uploads/" + state.upload_id + "/complete");
-    if (!done.ok) throw await failure(done);
+    if (!done.ok) {
+      const error = await failure(done);
+      // The chunks do not add up to this file: the next try starts a new upload.
+      if (error.code === "UPLOAD_CHECKSUM") window.localStorage.removeItem(key);
+      throw error;
+    }
     window.localStorage.removeItem(key);
     show(100, file.name + " uploaded and verified", "done");
     const refresh = document.getElementById("upload-refresh");

@@ -6,9 +6,11 @@
    name prefix, a phone number and an MRN, against the same searches on a plain-text copy of
    the table with B-tree indexes (the baseline a system without encryption would have).
    Goal: p95 ≤ 20 ms.
-2. Upload: a 64 MiB file in 4 MiB chunks (the browser uploader's size) through the real HTTP
-   routes (granian on loopback, SHA-256 checked per chunk and for the whole file, local
-   storage), against writing the same bytes to disk. Goal ≥ 100 MB/s.
+2. Upload: a 64 MiB file in 8 MiB chunks, two in flight (what the browser uploader does),
+   through the real HTTP routes (granian on loopback, SHA-256 checked per chunk and for the
+   whole file, local storage), against writing the same bytes to disk. Goal ≥ 100 MB/s.
+   ``--only upload`` skips the search part (no seeding); ``--chunk-mb`` and ``--parallel``
+   measure other shapes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import sqlalchemy as sa
 
 from bench.postgres import scratch_database
@@ -74,6 +78,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.patients")
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--upload-mb", type=int, default=64)
+    parser.add_argument(
+        "--chunk-mb", type=int, default=8, help="chunk size in MiB (the browser sends 8)"
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=2, help="chunks in flight (the browser sends 2)"
+    )
+    parser.add_argument("--upload-runs", type=int, default=5, help="uploads timed (median)")
+    parser.add_argument(
+        "--only", choices=["search", "upload"], help="run one part (upload needs no seeding)"
+    )
     parser.add_argument(
         "--pg-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -229,9 +243,48 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _bench_upload(megabytes: int) -> tuple[float, float]:
-    """MB/s of the chunked HTTP upload and of a plain disk write of the same bytes."""
-    import httpx
+def _upload_once(
+    client: httpx.Client, patient_id: str, data: bytes, chunk: int, parallel: int
+) -> None:
+    """One upload as assets/chart_upload.js does it: hash, init, chunks (``parallel`` in
+    flight, each hashed by the sender), complete."""
+    headers = {"X-Requested-With": "clinic"}
+    upload = client.post(
+        "/api/uploads",
+        json={
+            "patient_id": patient_id,
+            "filename": "bench.pdf",
+            "content_type": "application/pdf",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "chunk_size": chunk,
+        },
+        headers=headers,
+    )
+    if upload.status_code != 200:
+        raise RuntimeError(f"upload refused: {upload.text}")
+    upload_id, chunks = upload.json()["upload_id"], upload.json()["chunks"]
+
+    def send(index: int) -> None:
+        piece = data[index * chunk : (index + 1) * chunk]
+        client.put(
+            f"/api/uploads/{upload_id}/chunks/{index}",
+            content=piece,
+            headers={**headers, "X-Chunk-SHA256": hashlib.sha256(piece).hexdigest()},
+        ).raise_for_status()
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        list(pool.map(send, range(chunks)))
+    client.post(f"/api/uploads/{upload_id}/complete", headers=headers).raise_for_status()
+
+
+def _bench_upload(
+    megabytes: int, chunk_mb: int, runs: int, parallel: int
+) -> tuple[list[float], float]:
+    """MB/s of ``runs`` chunked HTTP uploads and of a plain disk write of the same bytes.
+
+    The clock covers what the browser does too: hashing the file and each chunk.
+    """
     from sqlmodel import select
 
     from clinic_app.db import session_scope
@@ -275,40 +328,16 @@ def _bench_upload(megabytes: int) -> tuple[float, float]:
         except httpx.HTTPError:
             time.sleep(0.2)
     data = os.urandom(megabytes * 1024 * 1024)
-    chunk = 4 * 1024 * 1024  # what assets/chart_upload.js sends
-    headers = {"X-Requested-With": "clinic"}
+    chunk = chunk_mb * 1024 * 1024
+    rates = []
     try:
         with httpx.Client(
             base_url=f"http://127.0.0.1:{port}", cookies={sessions.COOKIE_NAME: token}, timeout=60
         ) as client:
-            started = time.perf_counter()
-            upload = client.post(
-                "/api/uploads",
-                json={
-                    "patient_id": patient_id,
-                    "filename": "bench.pdf",
-                    "content_type": "application/pdf",
-                    "size": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "chunk_size": chunk,
-                },
-                headers=headers,
-            )
-            if upload.status_code != 200:
-                raise RuntimeError(f"upload refused: {upload.text}")
-            upload = upload.json()
-            for index in range(upload["chunks"]):
-                piece = data[index * chunk : (index + 1) * chunk]
-                response = client.put(
-                    f"/api/uploads/{upload['upload_id']}/chunks/{index}",
-                    content=piece,
-                    headers={**headers, "X-Chunk-SHA256": hashlib.sha256(piece).hexdigest()},
-                )
-                response.raise_for_status()
-            client.post(
-                f"/api/uploads/{upload['upload_id']}/complete", headers=headers
-            ).raise_for_status()
-            ours = megabytes / (time.perf_counter() - started)
+            for _ in range(runs):
+                started = time.perf_counter()
+                _upload_once(client, patient_id, data, chunk, parallel)
+                rates.append(megabytes / (time.perf_counter() - started))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -321,7 +350,7 @@ def _bench_upload(megabytes: int) -> tuple[float, float]:
             out.flush()
             os.fsync(out.fileno())
         plain = megabytes / (time.perf_counter() - started)
-    return ours, plain
+    return rates, plain
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -342,17 +371,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         for cached in (get_settings, get_engine, get_redis, pii.key_ring):
             cached.cache_clear()
         migrations.upgrade_head(url)
-        print(f"patients: search over {args.patients:,} encrypted patients (PostgreSQL)")
-        for label, (ours, plain) in _bench_search(url, args.patients).items():
-            print(
-                f"  {label:<12} p95 {ours:6.1f} ms (goal ≤ 20)  plain-text B-tree {plain:5.1f} ms"
-                f"  ratio {ours / plain:5.1f}"
+        if args.only != "upload":
+            print(f"patients: search over {args.patients:,} encrypted patients (PostgreSQL)")
+            for label, (ours, plain) in _bench_search(url, args.patients).items():
+                print(
+                    f"  {label:<12} p95 {ours:6.1f} ms (goal ≤ 20)  plain-text B-tree"
+                    f" {plain:5.1f} ms  ratio {ours / plain:5.1f}"
+                )
+        if args.only != "search":
+            rates, plain = _bench_upload(
+                args.upload_mb, args.chunk_mb, args.upload_runs, args.parallel
             )
-        ours, plain = _bench_upload(args.upload_mb)
-        print(
-            f"  upload {args.upload_mb} MiB in 4 MiB chunks over loopback HTTP: {ours:6.0f} MB/s"
-            f" (goal ≥ 100)  plain disk write {plain:6.0f} MB/s  ratio {ours / plain:4.2f}"
-        )
+            ours = statistics.median(rates)
+            print(
+                f"  upload {args.upload_mb} MiB in {args.chunk_mb} MiB chunks, {args.parallel} in"
+                " flight, over loopback HTTP,"
+                f" median of {len(rates)}: {ours:4.0f} MB/s (goal ≥ 100; best {max(rates):.0f},"
+                f" worst {min(rates):.0f})  plain disk write {plain:5.0f} MB/s"
+                f"  ratio {ours / plain:4.2f}"
+            )
     return 0
 
 

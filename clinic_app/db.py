@@ -80,7 +80,10 @@ def set_clinic_context(session: Session, clinic_id: uuid.UUID | None) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         value = str(clinic_id) if clinic_id is not None else ALL_CLINICS
-        session.execute(sa.text("SELECT set_config('app.clinic_id', :cid, true)"), {"cid": value})
+        # Straight to the driver: every transaction runs this, so it skips SQL compilation.
+        session.connection().exec_driver_sql(
+            "SELECT set_config('app.clinic_id', %(cid)s, true)", {"cid": value}
+        )
 
 
 @contextmanager

@@ -65,7 +65,8 @@ def run_as_staff(
                 status_code=503,
                 correlation_id=correlation_id,
             )
-        body = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+        is_row = dataclasses.is_dataclass(result) and not isinstance(result, type)
+        body = dataclasses.asdict(result) if is_row else result
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -6,32 +6,44 @@ Authentication and the ``X-Requested-With: clinic`` rule: ``clinic_app/api/staff
     GET  /api/uploads/{id}                    → which chunks the server has (resume)
     PUT  /api/uploads/{id}/chunks/{index}     body = bytes, header X-Chunk-SHA256
     POST /api/uploads/{id}/complete           → verified, stored, on the chart
+
+The service work (hashing, disk or S3 writes, database) runs in the thread pool: these routes
+share the event loop with every open tab's websocket, and a browser sends two chunks at once.
 """
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
+from sqlmodel import Session
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from clinic_app.api.responses import error_response, new_correlation_id
+from clinic_app.api.responses import app_error_response, error_response, new_correlation_id
 from clinic_app.api.staff_requests import read_json, run_as_staff
 from clinic_app.errors import AppError
+from clinic_app.security.actor import Actor
 from clinic_app.services import uploads
 
 MAX_BODY = uploads.MAX_CHUNK + 1024  # a chunk plus slack; the service checks the exact size
+TOO_LARGE = "Chunks are at most 8 MiB."
 
 
 async def start_upload(request: Request) -> Response:
     try:
         data = await read_json(request)
         size = int(data.get("size") or 0)
-        chunk_size = int(data.get("chunk_size") or 1024 * 1024)
+        chunk_size = int(data.get("chunk_size") or uploads.DEFAULT_CHUNK)
     except (AppError, ValueError, TypeError) as exc:
         message = exc.message if isinstance(exc, AppError) else "size must be a number"
         return error_response(
             "VALIDATION", message, status_code=400, correlation_id=new_correlation_id()
         )
-    return run_as_staff(
+    return await run_in_threadpool(
+        run_as_staff,
         request,
         lambda session, actor: uploads.start(
             session,
@@ -49,30 +61,53 @@ async def start_upload(request: Request) -> Response:
 
 async def upload_status(request: Request) -> Response:
     upload_id = request.path_params["upload_id"]
-    return run_as_staff(
+    return await run_in_threadpool(
+        run_as_staff,
         request,
         lambda session, actor: uploads.status(session, actor=actor, upload_id=upload_id),
         write=False,
     )
 
 
+async def _read_chunk(request: Request) -> tuple[bytes, str]:
+    """The body and its SHA-256, hashed piece by piece as it arrives (no second pass).
+
+    The size is checked as the pieces come, so a body without Content-Length cannot grow
+    past one chunk in memory either.
+    """
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        raise AppError("CHUNK_SIZE", TOO_LARGE)
+    hasher = hashlib.sha256()
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in request.stream():
+        size += len(piece)
+        if size > MAX_BODY:
+            raise AppError("CHUNK_SIZE", TOO_LARGE)
+        hasher.update(piece)
+        pieces.append(piece)
+    return b"".join(pieces), hasher.hexdigest()
+
+
 async def put_chunk(request: Request) -> Response:
     upload_id = request.path_params["upload_id"]
     index = int(request.path_params["index"])
-    length = int(request.headers.get("content-length") or 0)
-    if length > MAX_BODY:
-        return error_response(
-            "CHUNK_SIZE",
-            "Chunks are at most 8 MiB.",
-            status_code=413,
-            correlation_id=new_correlation_id(),
-        )
-    data = await request.body()
+    try:
+        data, digest = await _read_chunk(request)
+    except AppError as exc:
+        return app_error_response(exc, correlation_id=new_correlation_id())
     checksum = request.headers.get("x-chunk-sha256", "")
-    return run_as_staff(
+    return await run_in_threadpool(
+        run_as_staff,
         request,
         lambda session, actor: uploads.put_chunk(
-            session, actor=actor, upload_id=upload_id, index=index, data=data, sha256=checksum
+            session,
+            actor=actor,
+            upload_id=upload_id,
+            index=index,
+            data=data,
+            sha256=checksum,
+            received_sha256=digest,
         ),
         write=True,
     )
@@ -80,8 +115,15 @@ async def put_chunk(request: Request) -> Response:
 
 async def complete_upload(request: Request) -> Response:
     upload_id = request.path_params["upload_id"]
-    return run_as_staff(
-        request,
-        lambda session, actor: uploads.complete(session, actor=actor, upload_id=upload_id),
-        write=True,
-    )
+    finished: dict[str, Any] = {}
+
+    def work(session: Session, actor: Actor) -> uploads.UploadStatus:
+        done = uploads.complete(session, actor=actor, upload_id=upload_id)
+        finished.update(clinic_id=actor.clinic_id, done=done)
+        return done
+
+    response = await run_in_threadpool(run_as_staff, request, work, write=True)
+    if response.status_code == 200 and finished:
+        # 200 means committed: only now may the chunks go (after the answer is sent).
+        response.background = BackgroundTask(uploads.discard_chunks, **finished)
+    return response
