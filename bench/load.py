@@ -91,6 +91,7 @@ class Tab:
         self.provider_ids: list[str] = []
         self.worklist_groups: list[dict[str, Any]] = []
         self.rng = random.Random(self.token)
+        self.cookie = ""
 
     def _new_client(self) -> socketio.AsyncClient:
         client = socketio.AsyncClient(reconnection=False)
@@ -129,7 +130,9 @@ class Tab:
 
         Live updates from other tabs also arrive as deltas, so "a delta came" does not mean
         "my event is done". Reflex runs one tab's events in order, so a trivial counter event
-        sent right after marks the end: the latency is up to the counter's answer.
+        sent right after marks the end: the latency is up to the counter's answer. When the
+        socket drops (its backend process died), the tab reconnects with its token and cookie
+        and sends the event again, as the browser does; the app must not apply it twice.
         """
         while not self.inbox.empty():
             self.inbox.get_nowait()
@@ -139,14 +142,36 @@ class Tab:
         deadline = started + TIMEOUT_S
         changes: dict[str, Any] = {}
         while True:
-            remaining = deadline - time.perf_counter()
-            message = await asyncio.wait_for(self.inbox.get(), timeout=max(0.01, remaining))
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no answer to {handler} in {TIMEOUT_S:.0f} s")
+            if not self.client.connected:
+                await self.reconnect()
+                self.results.count("reconnects")
+                await self._emit(handler, payload, path)
+                await self._emit(BARRIER + ".increment", {}, path)
+            try:
+                message = await asyncio.wait_for(self.inbox.get(), timeout=1.0)
+            except TimeoutError:
+                continue
             delta = message.get("delta") or {}
             changes.update(delta.get(state) or {})
             if BARRIER in delta:
                 self.results.latencies_ms.append((time.perf_counter() - started) * 1000)
                 self.results.actions += 1
                 return changes
+
+    async def reconnect(self) -> None:
+        """A new socket for the same tab (token) and sign-in (cookie), retried briefly."""
+        with contextlib.suppress(Exception):  # the old socket is already gone
+            await self.client.disconnect()
+        for attempt in range(20):
+            self.client = self._new_client()
+            try:
+                await self.connect(self.cookie)
+                return
+            except Exception:  # noqa: BLE001 - nginx may still route to the dead process
+                await asyncio.sleep(0.25 * (attempt + 1))
+        raise ConnectionError("could not reconnect the tab")
 
     async def sign_in(self, email: str) -> None:
         """As a browser does: the sign-in event, the cookie route, a reconnect with the cookie."""
@@ -169,6 +194,7 @@ class Tab:
             cookie = "; ".join(f"{k}={v.value}" for k, v in response.cookies.items())
         if not cookie:
             raise RuntimeError(f"sign-in handoff gave no cookie (HTTP {response.status})")
+        self.cookie = cookie
         await self.client.disconnect()  # the full page load: a new socket with the cookie
         self.client = self._new_client()
         await self.connect(cookie)

@@ -729,21 +729,23 @@ def _load(
     return found[0], found[1], found[2]
 
 
-def _require_for_patient(actor: Actor, permission: str, patient_id: uuid.UUID) -> None:
-    """Staff need ``permission``; a patient (portal self-booking) may act on their own visits."""
-    if actor.patient_id is None:
-        require(actor, permission)
-        return
-    require(actor, "appointment:self_book")
-    if patient_id != actor.patient_id:
+def _require_staff_or_self(actor: Actor, permission: str) -> None:
+    """Staff need ``permission``; a patient (portal self-booking) needs ``appointment:self_book``
+    and may then touch only their own visits (``_own_visit``)."""
+    require(actor, permission if actor.patient_id is None else "appointment:self_book")
+
+
+def _own_visit(actor: Actor, patient_id: uuid.UUID) -> None:
+    if actor.patient_id is not None and patient_id != actor.patient_id:
         raise NotFound("Appointment")
 
 
 def get_appointment(
     session: Session, *, actor: Actor, appointment_id: str | uuid.UUID
 ) -> AppointmentView:
+    _require_staff_or_self(actor, "appointment:read")
     appointment, patient, provider = _load(session, actor.clinic_id, appointment_id)
-    _require_for_patient(actor, "appointment:read", patient.id)
+    _own_visit(actor, patient.id)
     return _view(appointment, patient, provider, clinic_zone(session, actor.clinic_id))
 
 
@@ -835,7 +837,8 @@ def book_appointment(
     A patient actor (the portal) may book only for themself; the portal service checks the
     clinic's self-booking policy and offers only free slots before it calls this.
     """
-    _require_for_patient(actor, "appointment:create", parse_id(data.patient_id, "Patient"))
+    _require_staff_or_self(actor, "appointment:create")
+    _own_visit(actor, parse_id(data.patient_id, "Patient"))
     key = _clean(data.idempotency_key, 80)
     if key:
         existing = session.exec(
@@ -1156,10 +1159,11 @@ def transition_appointment(
 
     A repeated ``idempotency_key`` (a double click) returns the current state unchanged.
     """
-    appointment, patient, provider = _load(session, actor.clinic_id, appointment_id)
-    _require_for_patient(actor, "appointment:transition", patient.id)
+    _require_staff_or_self(actor, "appointment:transition")
     if actor.patient_id is not None and to_status != "cancelled":
         raise Forbidden()  # patients may cancel their own visits, nothing else
+    appointment, patient, provider = _load(session, actor.clinic_id, appointment_id)
+    _own_visit(actor, patient.id)
     zone = clinic_zone(session, actor.clinic_id)
     key = _clean(idempotency_key, 80)
     if key:
