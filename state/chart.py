@@ -159,7 +159,9 @@ class ChartState(AppState):
     @rx.event
     def record_vitals(self, form: dict[str, Any]) -> None:
         actor = self._require("patient:update_chart")
-        values = {k: str(v)[:20] for k, v in form.items() if k in chart.VITAL_LIMITS}
+        values: dict[str, str | float | int | None] = {
+            k: str(v)[:20] for k, v in form.items() if k in chart.VITAL_LIMITS
+        }
         self._write(
             actor,
             lambda session, actor: chart.record_vitals(
