@@ -41,6 +41,21 @@ VISIT = cast(ObjectVar[dict[str, Any]], S.visit_form)
 POLICY = cast(ObjectVar[dict[str, Any]], S.policy)
 
 
+def _submit_row(icon: str, label: str, saving: rx.Var[bool], test_id: str) -> rx.Component:
+    """A form's submit button at the right, spinning and disabled while it saves."""
+    return rx.flex(
+        rx.button(
+            rx.icon(icon, size=14),
+            label,
+            type="submit",
+            loading=saving,
+            disabled=saving,
+            data_testid=test_id,
+        ),
+        justify="end",
+    )
+
+
 def _label(text: str, html_for: str) -> rx.Component:
     return rx.el.label(text, html_for=html_for, style={"font_size": "14px", "font_weight": "500"})
 
@@ -377,17 +392,7 @@ def _exception_form() -> rx.Component:
                 rx.input(id="exc-note", name="note", max_length=200, placeholder="Optional"),
             ),
             alert(S.exception_error, testid="exception-error"),
-            rx.flex(
-                rx.button(
-                    rx.icon("plus", size=14),
-                    "Add",
-                    type="submit",
-                    loading=S.exception_saving,
-                    disabled=S.exception_saving,
-                    data_testid="exception-submit",
-                ),
-                justify="end",
-            ),
+            _submit_row("plus", "Add", S.exception_saving, "exception-submit"),
             direction="column",
             spacing="3",
         ),
@@ -736,17 +741,7 @@ def _policy_tab() -> rx.Component:
             ),
             alert(S.policy_error, testid="policy-error"),
             alert(S.policy_notice, testid="policy-notice", color="green", icon="check"),
-            rx.flex(
-                rx.button(
-                    rx.icon("save", size=14),
-                    "Save policy",
-                    type="submit",
-                    loading=S.policy_saving,
-                    disabled=S.policy_saving,
-                    data_testid="policy-save",
-                ),
-                justify="end",
-            ),
+            _submit_row("save", "Save policy", S.policy_saving, "policy-save"),
             direction="column",
             spacing="3",
         ),
