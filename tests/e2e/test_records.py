@@ -18,17 +18,22 @@ from tests.e2e.test_shell import sign_in
 pytestmark = pytest.mark.e2e
 
 
-def _drawn(page: Page, x: int, y: int) -> bool:
-    """Is there paint at stage point (x, y) on the drawing layer (Konva's second canvas)?"""
+def _drawn(page: Page, x: int, y: int, painted: bool = True) -> bool:
+    """Does stage point (x, y) of the drawing layer (Konva's second canvas) become ``painted``?
+
+    Waits up to 5 s: the canvas repaints on a later animation frame than the click.
+    """
     return bool(
-        page.evaluate(
-            """([x, y]) => {
+        page.wait_for_function(
+            """([x, y, painted]) => {
                 const canvas = document.querySelectorAll('[data-testid=drawing-editor] canvas')[1];
+                if (!canvas) return false;
                 const ratio = canvas.width / canvas.clientWidth;
                 const px = canvas.getContext('2d').getImageData(x * ratio, y * ratio, 1, 1).data;
-                return px[3] > 0;
+                return (px[3] > 0) === painted;
             }""",
-            [x, y],
+            arg=[x, y, painted],
+            timeout=5_000,
         )
     )
 
@@ -66,7 +71,7 @@ def test_draw_on_a_body_chart_reload_sign_and_export(page: Page, app_server: Loc
 
     # Undo/redo work on the canvas; the form autosaves on blur.
     page.get_by_test_id("tool-undo").click()
-    assert not _drawn(page, 410, 420)
+    assert _drawn(page, 410, 420, painted=False)
     page.get_by_test_id("tool-redo").click()
     assert _drawn(page, 410, 420)
     site = page.get_by_test_id("record-field").filter(has_text="Site").locator("input")
@@ -151,4 +156,4 @@ def test_two_tabs_conflict_shows_both_and_the_user_picks(
     page.reload()
     expect(page.get_by_test_id("drawing-editor").locator("canvas").first).to_be_visible()
     page.wait_for_timeout(500)
-    assert _drawn(page, 250, 300) and not _drawn(page, 250, 100)  # the kept version
+    assert _drawn(page, 250, 300) and _drawn(page, 250, 100, painted=False)  # the kept version

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from bench.load import Results, Tab
 from clinic_app.local_server import LocalServer, ServerStartError, local_server
+from tests.async_run import run_async
 from tests.conftest import PG_ADMIN_URL
 
 TABS = 8
@@ -75,7 +76,7 @@ def test_killing_one_of_two_app_processes_under_load(database_url: str, tmp_path
             args=["--processes", "2", "--workers", "1"],
             settings={"CLINIC_DATABASE_URL": database_url},
         ) as server:
-            asyncio.run(asyncio.wait_for(_book_and_kill(server, results), timeout=240))
+            run_async(asyncio.wait_for(_book_and_kill(server, results), timeout=240))
             deadline = time.monotonic() + 60
             while "restarting app-1" not in server.log_tail(400) and time.monotonic() < deadline:
                 time.sleep(0.5)  # the supervisor notices the death on its own schedule

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Generator
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from reflex_base.event import EventHandler
 
 from clinic_app.api.reflex_hooks import off_loop
+from tests.async_run import run_async
 
 
 class FakeState:
@@ -55,7 +55,7 @@ def test_a_sync_handler_of_ours_runs_in_a_worker_thread() -> None:
     async def run() -> tuple[int, Any]:
         return threading.get_ident(), await moved.fn(state, note="x")
 
-    loop_thread, result = asyncio.run(run())
+    loop_thread, result = run_async(run())
     assert result == "done" and state.steps == ["x"]
     assert state.threads and state.threads[0] != loop_thread
 
@@ -67,7 +67,7 @@ def test_each_step_of_a_sync_generator_runs_off_the_loop_and_keeps_its_yields() 
     async def run() -> tuple[int, list[Any]]:
         return threading.get_ident(), [item async for item in moved.fn(state, note="saved")]
 
-    loop_thread, items = asyncio.run(run())
+    loop_thread, items = run_async(run())
     assert items == [None, "redirect"]  # the flush, then the return value, in order
     assert state.steps == ["saving", "saved"]
     assert loop_thread not in state.threads

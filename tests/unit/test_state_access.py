@@ -9,11 +9,9 @@ message" here is exactly what a browser could send: an event name, a payload and
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
@@ -39,6 +37,7 @@ from state.login import LoginState
 from state.patients import PatientsState
 from state.portal import PortalState
 from state.worklist import WorklistState
+from tests.async_run import run_async
 
 S = TypeVar("S", bound=BaseState)
 
@@ -174,11 +173,7 @@ def run(scenario: Callable[[App], Awaitable[None]]) -> None:
             await scenario(App(processor, browser))
             await processor.stop(graceful_shutdown_timeout=0)
 
-    # A fresh thread owns its own event loop: Playwright's sync API (e2e tests in the same run)
-    # leaves a running loop in the main thread. Reflex keeps its handler registry in context
-    # variables, so the thread runs in a copy of this context.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(contextvars.copy_context().run, asyncio.run, main()).result()
+    run_async(main())
 
 
 @pytest.fixture
