@@ -24,7 +24,6 @@ from clinic_app.security.permissions import can
 from clinic_app.services.patients import new_patient_from_form, register_patient, search_patients
 from clinic_app.services.scheduling import (
     NewBooking,
-    add_exception,
     appointment_history,
     book_appointment,
     calendar_events,
@@ -32,10 +31,10 @@ from clinic_app.services.scheduling import (
     get_appointment,
     list_providers,
     list_visit_types,
-    parse_instant,
     reschedule_appointment,
     transition_appointment,
 )
+from clinic_app.services.scheduling_setup import add_exception_local
 from state.base import AppState
 from state.live import run_live_loop
 
@@ -474,22 +473,15 @@ class CalendarState(AppState):
     def add_time_off(self, form: dict[str, Any]) -> None:
         """Leave / holiday / blocked hours / extra session from the dialog (clinic-local times)."""
         actor = self._require("availability:manage")
-        provider = str(form.get("provider_id") or "")
-        kind = str(form.get("kind") or "")
         try:
             with session_scope(clinic_id=actor.clinic_id) as session:
-                zone = clinic_zone(session, actor.clinic_id)
-                start = str(form.get("starts_at") or "")
-                end = str(form.get("ends_at") or "")
-                if not start or not end:
-                    raise AppError("VALIDATION", "Give a start and an end.")
-                add_exception(
+                add_exception_local(
                     session,
                     actor=actor,
-                    kind=kind,
-                    provider_id=None if provider in ("", "all") else provider,
-                    starts_at=parse_instant(start, zone),
-                    ends_at=parse_instant(end, zone),
+                    kind=str(form.get("kind") or ""),
+                    provider_id=str(form.get("provider_id") or ""),
+                    starts_local=str(form.get("starts_at") or ""),
+                    ends_local=str(form.get("ends_at") or ""),
                     note=str(form.get("note") or ""),
                 )
         except AppError as exc:

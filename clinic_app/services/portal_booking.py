@@ -24,7 +24,7 @@ from clinic_app.security.permissions import require
 from clinic_app.services import scheduling
 from clinic_app.services.scheduling import NewBooking, clinic_zone, get_policy, iso, parse_instant
 from clinic_app.timeutil import as_utc
-from models import Appointment, Provider, SchedulingPolicy
+from models import Appointment, SchedulingPolicy
 from models.base import utcnow
 
 BOOKED_VIA = "portal"
@@ -126,24 +126,13 @@ def _bookable_type(session: Session, clinic_id: uuid.UUID, code: str) -> Bookabl
     raise AppError("VISIT_TYPE_NOT_BOOKABLE", "This visit type cannot be booked online.")
 
 
-def _doctors(session: Session, clinic_id: uuid.UUID) -> list[Provider]:
-    return list(
-        session.exec(
-            select(Provider)
-            .where(
-                Provider.clinic_id == clinic_id,
-                Provider.kind == "doctor",
-                col(Provider.is_active).is_(True),
-                col(Provider.deleted_at).is_(None),
-            )
-            .order_by(col(Provider.display_name))
-        ).all()
-    )
+def _doctors(session: Session, clinic_id: uuid.UUID) -> list[scheduling.ProviderView]:
+    return scheduling.list_providers(session, actor=None, clinic_id=clinic_id, include_rooms=False)
 
 
 def _doctor_ids(session: Session, clinic_id: uuid.UUID, provider_id: str | None) -> list[str]:
     """All doctors for "any", else the one asked for (another clinic's or a room: not found)."""
-    doctors = [str(p.id) for p in _doctors(session, clinic_id)]
+    doctors = [p.id for p in _doctors(session, clinic_id)]
     if not provider_id:
         return doctors
     if provider_id not in doctors:
@@ -160,8 +149,7 @@ def booking_options(session: Session, *, actor: Actor) -> BookingOptions:
         return BookingOptions(False, [], [], today, last, zone.key)
     types = _bookable_types(session, actor.clinic_id)
     providers = [
-        BookableProvider(str(p.id), p.display_name, p.specialty or "")
-        for p in _doctors(session, actor.clinic_id)
+        BookableProvider(p.id, p.name, p.specialty) for p in _doctors(session, actor.clinic_id)
     ]
     return BookingOptions(bool(types and providers), types, providers, today, last, zone.key)
 

@@ -263,11 +263,20 @@ class ProviderView:
 
 
 def list_providers(
-    session: Session, *, actor: Actor, branch: str | None = None, include_rooms: bool = True
+    session: Session,
+    *,
+    actor: Actor | None,
+    clinic_id: uuid.UUID | None = None,
+    branch: str | None = None,
+    include_rooms: bool = True,
 ) -> list[ProviderView]:
-    require(actor, "appointment:read")
+    """Active providers; ``actor=None`` with ``clinic_id`` is for callers that checked access
+    themselves (the portal's booking form)."""
+    if actor is not None:
+        require(actor, "appointment:read")
+        clinic_id = actor.clinic_id
     statement = select(Provider).where(
-        Provider.clinic_id == actor.clinic_id,
+        Provider.clinic_id == clinic_id,
         col(Provider.deleted_at).is_(None),
         col(Provider.is_active).is_(True),
     )
@@ -336,15 +345,20 @@ def _visit_type(session: Session, clinic_id: uuid.UUID, code: str) -> VisitTypeV
     raise AppError("VALIDATION", "Choose one of the clinic's visit types.")
 
 
-def _provider(session: Session, clinic_id: uuid.UUID, provider_id: str | uuid.UUID) -> Provider:
-    pid = parse_id(provider_id, "Provider")
-    provider = session.exec(
-        select(Provider).where(
-            Provider.id == pid,
-            Provider.clinic_id == clinic_id,
-            col(Provider.deleted_at).is_(None),
-        )
-    ).first()
+def active_provider(
+    session: Session, clinic_id: uuid.UUID, provider_id: str | uuid.UUID, *, lock: bool = False
+) -> Provider:
+    """An active provider of the clinic (a foreign or made-up id is NOT_FOUND).
+
+    ``lock`` holds the row until commit (PostgreSQL), so two saves of one provider's hours run
+    one after the other and the second sees the first's template.
+    """
+    statement = select(Provider).where(
+        Provider.id == parse_id(provider_id, "Provider"),
+        Provider.clinic_id == clinic_id,
+        col(Provider.deleted_at).is_(None),
+    )
+    provider = session.exec(statement.with_for_update() if lock else statement).first()
     if provider is None or not provider.is_active:
         raise NotFound("Provider")
     return provider
@@ -371,7 +385,7 @@ def set_weekly_hours(
 ) -> int:
     """Replace a provider's weekly template (old rows are soft-deleted, so history stays)."""
     require(actor, "availability:manage")
-    provider = _provider(session, actor.clinic_id, provider_id)
+    provider = active_provider(session, actor.clinic_id, provider_id)
     for row in hours:
         if not 0 <= row.weekday <= 6:
             raise AppError("VALIDATION", "Weekday must be 0 (Monday) to 6 (Sunday).")
@@ -434,7 +448,7 @@ def add_exception(
     start, end = as_utc(starts_at), as_utc(ends_at)
     if end <= start:
         raise AppError("VALIDATION", "The end must be after the start.")
-    provider = _provider(session, actor.clinic_id, provider_id) if provider_id else None
+    provider = active_provider(session, actor.clinic_id, provider_id) if provider_id else None
     if kind == "extra" and provider is None:
         raise AppError("VALIDATION", "An extra session belongs to one provider.")
     row = AvailabilityException(
@@ -561,7 +575,9 @@ def find_slots(
     if (end_date - start_date).days > MAX_RANGE_DAYS:
         raise AppError("VALIDATION", f"Search at most {MAX_RANGE_DAYS} days at a time.")
     zone = clinic_zone(session, clinic_id)
-    providers = {p.id: p for p in (_provider(session, clinic_id, pid) for pid in provider_ids)}
+    providers = {
+        p.id: p for p in (active_provider(session, clinic_id, pid) for pid in provider_ids)
+    }
     visit = _visit_type(session, clinic_id, visit_type)
     start = datetime.combine(start_date, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(end_date + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
@@ -849,7 +865,7 @@ def book_appointment(
         if existing is not None:
             return get_appointment(session, actor=actor, appointment_id=existing.id)
     zone = clinic_zone(session, actor.clinic_id)
-    provider = _provider(session, actor.clinic_id, data.provider_id)
+    provider = active_provider(session, actor.clinic_id, data.provider_id)
     patient = _patient_ref(session, actor.clinic_id, data.patient_id)
     visit = _visit_type(session, actor.clinic_id, data.visit_type)
     start = parse_instant(data.starts_at, zone)
@@ -1018,7 +1034,7 @@ def reschedule_appointment(
             f"A {STATUS_LABELS[appointment.status].lower()} appointment cannot be moved.",
         )
     zone = clinic_zone(session, actor.clinic_id)
-    target = _provider(session, actor.clinic_id, provider_id) if provider_id else provider
+    target = active_provider(session, actor.clinic_id, provider_id) if provider_id else provider
     old = (as_utc(appointment.starts_at), as_utc(appointment.ends_at))
     start = parse_instant(starts_at, zone)
     end = parse_instant(ends_at, zone) if ends_at else start + (old[1] - old[0])

@@ -31,6 +31,7 @@ from clinic_app.security.permissions import require
 from clinic_app.services.reminders import parse_offsets
 from clinic_app.services.scheduling import (
     TemplateInput,
+    active_provider,
     add_exception,
     clinic_zone,
     get_policy,
@@ -64,24 +65,6 @@ MAX_REMINDERS = 5
 MIN_HORIZON_DAYS, MAX_HORIZON_DAYS = 1, 365
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DEFAULT_VISIT_COLOR = "#0d9488"
-
-
-def _provider(session: Session, actor: Actor, provider_id: str, lock: bool = False) -> Provider:
-    """An active provider of the actor's clinic (a foreign or made-up id is NOT_FOUND).
-
-    ``lock`` holds the row until commit (PostgreSQL), so two saves of one provider's hours
-    run one after the other and the second sees the first's template.
-    """
-    statement = select(Provider).where(
-        Provider.id == parse_id(provider_id, "Provider"),
-        Provider.clinic_id == actor.clinic_id,
-        col(Provider.deleted_at).is_(None),
-        col(Provider.is_active).is_(True),
-    )
-    provider = session.exec(statement.with_for_update() if lock else statement).first()
-    if provider is None:
-        raise NotFound("Provider")
-    return provider
 
 
 def _whole_number(value: int | str, what: str, low: int, high: int) -> int:
@@ -142,7 +125,7 @@ def _stamp(rows: Sequence[AvailabilityTemplate]) -> str:
 def weekly_hours(session: Session, *, actor: Actor, provider_id: str) -> WeeklyHoursForm:
     """A provider's current weekly template, shaped for the hours form."""
     require(actor, PERMISSION)
-    provider = _provider(session, actor, provider_id)
+    provider = active_provider(session, actor.clinic_id, provider_id)
     rows = _active_templates(session, provider)
     dates = {(r.valid_from, r.valid_until) for r in rows}
     valid_from, valid_until = next(iter(dates)) if len(dates) == 1 else (None, None)
@@ -225,7 +208,7 @@ def save_weekly_hours(
 ) -> WeeklyHoursForm:
     """Check the form, then replace the provider's template through ``set_weekly_hours``."""
     require(actor, PERMISSION)
-    provider = _provider(session, actor, provider_id, lock=True)
+    provider = active_provider(session, actor.clinic_id, provider_id, lock=True)
     hours = parse_sessions(sessions, valid_from, valid_until)
     if _stamp(_active_templates(session, provider)) != stamp:
         raise AppError(
