@@ -7,8 +7,9 @@ going back as many days as needed; the full issue size is 1,000,000 ≈ 9 years)
 1. Week view: ``calendar_events`` for one provider's week (access check, clinic timezone, the
    appointments with patient names, availability shading) plus JSON serialisation of the result
    (what Reflex sends), against the raw SQL for the same rows. Goal: ratio ≤ 1.5, < 10 ms.
-   The raw SQL runs twice: bare, and with the ``set_config`` that row-level security needs
-   before the app's database role sees any row (the fair floor for the app's own path).
+   The raw SQL runs twice: bare, and in a transaction opened as the app opens one (BEGIN sent
+   with the ``set_config`` that row-level security needs before the app's database role sees
+   any row; ``clinic_app.db.clinic_bind``): the fair floor for the app's own path.
 2. 200 threads book one slot at once: exactly 1 success, 199 APPOINTMENT_CONFLICT.
 3. Throughput: distinct slots booked through the full service path by 2 processes × 4 threads
    (the app runs as several processes). Goal ≥ 500/s.
@@ -106,6 +107,15 @@ def _seed(engine: sa.Engine, clinic_id: uuid.UUID, appointments: int) -> None:
             ),
             {"c": clinic_id, "n": PROVIDERS},
         )
+        conn.execute(  # a clinic's own visit type, as every real clinic has
+            sa.text(
+                "INSERT INTO visit_types (id, clinic_id, code, name, duration_minutes, color,"
+                " portal_bookable, is_active, created_at, updated_at, version) VALUES"
+                " (gen_random_uuid(), :c, 'consultation', 'Consultation', 20, '#0d9488', false,"
+                " true, now(), now(), 1)"
+            ),
+            {"c": clinic_id},
+        )
         conn.execute(
             sa.text(
                 "INSERT INTO availability_templates (id, clinic_id, provider_id, weekday,"
@@ -167,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(url: str, appointments: int) -> int:
     from clinic_app import migrations
-    from clinic_app.db import get_engine, session_scope
+    from clinic_app.db import clinic_bind, get_engine, session_scope
     from clinic_app.errors import AppError
     from clinic_app.redis_conn import get_redis
     from clinic_app.security.actor import Actor
@@ -226,14 +236,13 @@ def _run(url: str, appointments: int) -> int:
         ),
     ]
     params = {"c": clinic_id, "p": provider, "lo": lo, "hi": hi, "lo_bound": lo - LONGEST}
-    context_sql = sa.text("SELECT set_config('app.clinic_id', :c, true)")
+    in_context = clinic_bind(engine, clinic_id)
 
     def raw(statements: list[sa.TextClause], clinic_context: bool) -> int:
-        """The same rows by hand; ``clinic_context`` adds what row-level security requires."""
+        """The same rows by hand; ``clinic_context`` opens the transaction as the app does,
+        with the clinic row-level security needs sent along with BEGIN."""
         found = 0
-        with engine.begin() as conn:
-            if clinic_context:
-                conn.execute(context_sql, {"c": str(clinic_id)})
+        with (in_context if clinic_context else engine).begin() as conn:
             for statement in statements:
                 found += len(conn.execute(statement, params).all())
         return found

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 import clinic_app.services.patient_index  # noqa: F401  (keeps the blind index in step on every write)
 from clinic_app.security.row_security import ALL_CLINICS
@@ -41,6 +44,49 @@ def _sqlite_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+CLINIC_OPTION = "clinic_context"
+"""Execution option: the clinic a PostgreSQL transaction works for (``clinic_bind``)."""
+PING_AFTER_IDLE_S = 1.0
+
+
+def _pg_connect(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg would send BEGIN on a round trip of its own before a transaction's first
+    # statement; ``_pg_begin`` sends it together with the clinic context instead. psycopg's
+    # commit and rollback still end the transaction (they look at the server's state).
+    dbapi_connection.autocommit = True
+
+
+def _pg_begin(connection: sa.Connection) -> None:
+    """BEGIN and tell row-level security the transaction's clinic, in one round trip."""
+    context = connection.get_execution_options().get(CLINIC_OPTION)
+    if context is None:  # a bare engine (migrations, tools): no clinic, no rows under RLS
+        connection.exec_driver_sql("BEGIN")
+        return
+    clinic = context if context == ALL_CLINICS else str(uuid.UUID(context))  # never user text
+    connection.exec_driver_sql(f"BEGIN; SELECT set_config('app.clinic_id', '{clinic}', true)")
+
+
+def _pg_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _pg_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a connection that sat idle for a second or more before handing it out.
+
+    A restarted server has closed every idle connection; the ping finds that and the pool
+    opens a new one (``DisconnectionError``). A connection used within the last second skips
+    the round trip, as HikariCP's alive-bypass window does: under load that is every checkout.
+    """
+    if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as exc:
+        raise sa.exc.DisconnectionError() from exc
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL and foreign keys so app and worker can share it."""
     if url.startswith("sqlite"):
@@ -57,14 +103,18 @@ def make_engine(url: str) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         connect_args={"connect_timeout": 5},  # a down server fails fast instead of hanging
         hide_parameters=True,  # SQL errors must not carry PHI into logs
     )
+    sa.event.listen(engine, "connect", _pg_connect)
+    sa.event.listen(engine, "checkin", _pg_checkin)
+    sa.event.listen(engine, "checkout", _pg_checkout)
+    sa.event.listen(engine, "begin", _pg_begin)
+    return engine
 
 
 @functools.cache
@@ -72,18 +122,13 @@ def get_engine() -> Engine:
     return make_engine(get_settings().effective_database_url)
 
 
-def set_clinic_context(session: Session, clinic_id: uuid.UUID | None) -> None:
-    """Tell Postgres row-level security which clinic this transaction works for.
-
-    ``None`` is installation-wide work (sign-in lookups, workers): the policies then allow every
-    clinic (``clinic_app.security.row_security``).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        value = str(clinic_id) if clinic_id is not None else ALL_CLINICS
-        # Straight to the driver: every transaction runs this, so it skips SQL compilation.
-        session.connection().exec_driver_sql(
-            "SELECT set_config('app.clinic_id', %(cid)s, true)", {"cid": value}
-        )
+def clinic_bind(engine: Engine, clinic_id: uuid.UUID | None, *, immediate: bool = False) -> Engine:
+    """``engine`` for transactions of one clinic (``None``: installation-wide work such as
+    sign-in lookups and workers, which row-level security then lets see every clinic)."""
+    options: dict[str, Any] = {CLINIC_OPTION: str(clinic_id) if clinic_id else ALL_CLINICS}
+    if immediate:
+        options[IMMEDIATE_OPTION] = True
+    return engine.execution_options(**options)
 
 
 @contextmanager
@@ -96,12 +141,10 @@ def session_scope(
     overlaps and the insert that follows are atomic; on PostgreSQL the option changes nothing
     (the exclusion constraint decides).
     """
-    engine = get_engine()
-    if immediate:
-        engine = engine.execution_options(**{IMMEDIATE_OPTION: True})
-    session = Session(engine, expire_on_commit=False)
+    session = Session(
+        clinic_bind(get_engine(), clinic_id, immediate=immediate), expire_on_commit=False
+    )
     try:
-        set_clinic_context(session, clinic_id)
         yield session
         session.commit()
     except BaseException:
@@ -109,6 +152,27 @@ def session_scope(
         raise
     finally:
         session.close()
+
+
+def insert_unless_conflict(session: Session, row: SQLModel) -> bool:
+    """INSERT ``row`` unless it breaks a unique or exclusion constraint; True when inserted.
+
+    ``ON CONFLICT DO NOTHING`` keeps the transaction usable after a refused row (no savepoint,
+    no error to catch): the caller decides what the refusal means. Other constraint errors
+    (foreign keys, checks) still raise.
+    """
+    table = row.__table__  # type: ignore[attr-defined]
+    statement = _insert_unless_conflict(table, session.get_bind().dialect.name)
+    values = {column.name: getattr(row, column.name) for column in table.columns}
+    session.flush()
+    return session.connection().execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_unless_conflict(table: sa.Table, dialect: str) -> Any:
+    # Built once per table: building ``.values(...)`` per row costs more than the INSERT.
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def rows(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:

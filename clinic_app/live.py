@@ -6,6 +6,10 @@ worklist holds one Redis pub/sub subscription for its clinic (a Reflex backgroun
 reloads just its own visible range when a message arrives, so the pages never poll the table.
 Redis being down costs live updates only: the write itself has already committed.
 
+An appointment's message names its provider and times (and, for a move, where it was), and
+each open page records what it shows (``watch``): a page wakes only for changes inside its own
+view, so a booking next month costs nothing to the open worklists of today.
+
 Each message carries a ``change`` id. Every open page of a process refreshes after the same
 change, so ``shared`` lets them compute one result per (view, change) instead of one each:
 with N open worklists a booking costs one query per process, not N.
@@ -20,6 +24,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -36,6 +42,57 @@ T = TypeVar("T")
 _shared: dict[tuple[Hashable, ...], tuple[float, Any]] = {}
 _shared_locks: dict[tuple[Hashable, ...], threading.Lock] = {}
 _shared_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class View:
+    """What an open page shows: appointments in [start, end) (UTC) of these providers."""
+
+    start: datetime
+    end: datetime
+    provider_ids: frozenset[str] | None = None  # None: every provider of the clinic
+
+    def touched_by(self, message: dict[str, Any]) -> bool:
+        """Does the change in ``message`` show (or stop showing) in this view?"""
+        if message.get("kind") != "appointment":
+            return True  # working hours, time off and anything new: refresh to be safe
+        for prefix in ("", "was_"):
+            provider = message.get(f"{prefix}provider_id")
+            starts, ends = message.get(f"{prefix}starts_at"), message.get(f"{prefix}ends_at")
+            if not starts or not ends:
+                continue
+            if self.provider_ids is not None and provider not in self.provider_ids:
+                continue
+            try:
+                start, end = datetime.fromisoformat(starts), datetime.fromisoformat(ends)
+            except (TypeError, ValueError):
+                return True
+            if start < self.end and end > self.start:
+                return True
+        return False
+
+
+VIEW_SECONDS = 12 * 3600.0
+_views: dict[str, tuple[float, View]] = {}
+
+
+def watch(page: str, view: View) -> None:
+    """Record what ``page`` (one tab's page state) shows now; its live loop filters by it.
+
+    Process-local: a tab's events and its live loop run in the process that holds its socket.
+    Views not shown again for ``VIEW_SECONDS`` are forgotten (their loop then refreshes on
+    every change, as before there were views).
+    """
+    now = time.monotonic()
+    if len(_views) > 1000:
+        for key in [k for k, (at, _) in _views.items() if now - at > VIEW_SECONDS]:
+            _views.pop(key, None)
+    _views[page] = (now, view)
+
+
+def view_of(page: str) -> View | None:
+    found = _views.get(page)
+    return found[1] if found else None
 
 
 def channel_name(clinic_id: uuid.UUID | str) -> str:

@@ -26,13 +26,12 @@ def load_reference_data(database_url: str | None = None) -> None:
     """Reference rows every installation needs; each loader does nothing when already loaded."""
     from sqlmodel import Session
 
-    from clinic_app.db import make_engine, set_clinic_context
+    from clinic_app.db import clinic_bind, make_engine
     from clinic_app.services.medication_catalog import ensure_starter_catalog
 
     engine = make_engine(database_url or get_settings().effective_database_url)
     try:
-        with Session(engine) as session:
-            set_clinic_context(session, None)
+        with Session(clinic_bind(engine, None)) as session:
             ensure_starter_catalog(session)
             session.commit()
     finally:

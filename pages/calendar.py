@@ -115,10 +115,14 @@ def _column(column: ObjectVar[dict[str, Any]]) -> rx.Component:
             time_zone=CalendarState.timezone,
             selectable=CalendarState.can_book,
             editable=CalendarState.can_move,
+            droppable=CalendarState.can_move,  # take visits dragged from the other providers
             height="680px",
             select=lambda start, end: CalendarState.select_range(pid, start, end),  # type: ignore[operator]
             event_drop=CalendarState.move_event,
             event_resize=CalendarState.move_event,
+            event_receive=lambda aid, start, end, version: CalendarState.receive_event(  # type: ignore[operator]
+                pid, aid, start, end, version
+            ),
             event_click=CalendarState.open_detail,
         ),
         flex="1",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import reflex as rx
@@ -36,7 +36,7 @@ from clinic_app.services.scheduling import (
 )
 from clinic_app.services.scheduling_setup import add_exception_local
 from state.base import AppState
-from state.live import run_live_loop
+from state.live import page_key, run_live_loop
 
 VIEWS = ("timeGridDay", "timeGridWeek")
 MAX_SIDE_BY_SIDE = 6
@@ -82,6 +82,7 @@ class CalendarState(AppState):
     can_move: rx.Field[bool] = rx.field(False)
     flash: rx.Field[str] = rx.field("")
     _live_generation: int = 0
+    _redraws: int = 0
 
     # Booking dialog.
     booking_open: rx.Field[bool] = rx.field(False)
@@ -168,9 +169,25 @@ class CalendarState(AppState):
         except ValueError:
             return date.today()
 
-    def _load_events(self, actor: Actor, change: str = "") -> None:
+    def _load_events(self, actor: Actor, change: str = "", redraw: bool = False) -> None:
+        """The visible range's events, one array per provider's calendar.
+
+        ``redraw``: after a refused drag, FullCalendar still shows its own local change (an
+        event moved, or dropped into another calendar). It rebuilds its events only from a
+        *new* ``events`` array, and Reflex keeps an unchanged array's identity; so each array
+        gets a fresh hidden marker event, and every calendar redraws from the server's data.
+        """
         start, end = _range(self._anchor_date(), self.view)
         providers = list(self.selected_providers)
+        margin = timedelta(days=1)  # covers any clinic timezone's offset from UTC
+        live.watch(
+            page_key(self),
+            live.View(
+                start=datetime.combine(start, time(0), tzinfo=UTC) - margin,
+                end=datetime.combine(end, time(0), tzinfo=UTC) + margin,
+                provider_ids=frozenset(providers),
+            ),
+        )
 
         def query() -> list[dict[str, Any]]:
             with session_scope(clinic_id=actor.clinic_id) as session:
@@ -191,6 +208,15 @@ class CalendarState(AppState):
         grouped: dict[str, list[dict[str, Any]]] = {pid: [] for pid in self.selected_providers}
         for event in events:
             grouped.setdefault(event["resourceId"], []).append(event)
+        if redraw:
+            self._redraws += 1
+            marker = {
+                "id": f"redraw-{self._redraws}",
+                "start": start.isoformat(),
+                "display": "none",
+            }
+            for column in grouped.values():
+                column.append(marker)
         self.events_by_provider = grouped
         self.range_label = _range_label(start, end, self.view)
 
@@ -438,8 +464,29 @@ class CalendarState(AppState):
 
     @rx.event
     def move_event(self, appointment_id: str, start: str, end: str, version: int) -> None:
-        """Drag or resize: the same checks as a booking; on refusal the event snaps back."""
+        """Drag or resize within one provider's calendar."""
         actor = self._require("appointment:update")
+        self._reschedule(actor, appointment_id, start, end, version)
+
+    @rx.event
+    def receive_event(
+        self, provider_id: str, appointment_id: str, start: str, end: str, version: int
+    ) -> None:
+        """Dropped onto another provider's calendar: move the visit to them (same length)."""
+        actor = self._require("appointment:update")
+        self._reschedule(actor, appointment_id, start, end, version, provider_id=str(provider_id))
+
+    def _reschedule(
+        self,
+        actor: Actor,
+        appointment_id: str,
+        start: str,
+        end: str,
+        version: int,
+        provider_id: str | None = None,
+    ) -> None:
+        """The same checks as a booking; on refusal the event snaps back (in every calendar)."""
+        refused = False
         try:
             with session_scope(clinic_id=actor.clinic_id, immediate=True) as session:
                 view = reschedule_appointment(
@@ -449,8 +496,10 @@ class CalendarState(AppState):
                     expected_version=int(version or 0),
                     starts_at=start,
                     ends_at=end or None,
+                    provider_id=provider_id,
                 )
-            self.flash = f"Moved {view.patient_name} to {view.label}"
+            where = f"{view.provider_name} · {view.label}" if provider_id else view.label
+            self.flash = f"Moved {view.patient_name} to {where}"
         except AppError as exc:
             alternatives = exc.details.get("alternatives") or []
             hint = (
@@ -459,7 +508,9 @@ class CalendarState(AppState):
                 else ""
             )
             self.error_message = (exc.message + hint)[:300]
-        self._load_events(actor)  # a new events array: FullCalendar reverts a refused drag
+            self.flash = ""  # an earlier "Moved …" must not stand beside the refusal
+            refused = True
+        self._load_events(actor, redraw=refused)  # a refused drag snaps back in every calendar
 
     # ---- time off, holidays, blocked hours, extra sessions -----------------------------------
 

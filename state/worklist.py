@@ -8,6 +8,7 @@ issue replaces ``scribe_url`` (or the page it opens) with ``start_consultation(.
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import reflex as rx
@@ -20,7 +21,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.services.scheduling import transition_appointment
 from clinic_app.services.worklist import SCOPES, Worklist, todays_worklist
 from state.base import AppState
-from state.live import run_live_loop
+from state.live import page_key, run_live_loop
 
 
 def scribe_url(appointment_id: str) -> str:
@@ -62,6 +63,11 @@ class WorklistState(AppState):
             worklist = live.shared(key, query)
         else:
             worklist = query()
+        if worklist.day_start and worklist.day_end:
+            # Any provider (scopes and branches vary), through tomorrow: a worklist left open
+            # past midnight moves on to the new day at its first change.
+            end = worklist.day_end + timedelta(days=1)
+            live.watch(page_key(self), live.View(start=worklist.day_start, end=end))
         self.day_label = worklist.day_label
         self.timezone = worklist.timezone
         self.total = worklist.total

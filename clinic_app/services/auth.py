@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic_app import audit
@@ -373,31 +374,48 @@ def step_up(
     )
 
 
+# The session and its user's membership in one indexed query: this runs on every event. A
+# user made inactive, a removed membership or clinic, or a non-staff role finds no row.
+_STAFF_SESSION = (
+    sessions.SESSION_BY_TOKEN.add_columns(
+        col(User.full_name), col(User.email), col(Membership.role), col(User.is_super_admin)
+    )
+    .join(User, col(User.id) == col(UserSession.user_id))
+    .join(
+        Membership,
+        sa.and_(
+            col(Membership.user_id) == col(UserSession.user_id),
+            col(Membership.clinic_id) == col(UserSession.clinic_id),
+        ),
+    )
+    .join(Clinic, col(Clinic.id) == col(UserSession.clinic_id))
+    .where(
+        col(User.is_active).is_(True),
+        col(User.deleted_at).is_(None),
+        col(Membership.deleted_at).is_(None),
+        col(Clinic.deleted_at).is_(None),
+        col(Membership.role).in_(sorted(STAFF_ROLES)),
+    )
+)
+
+
 def actor_for_token(session: Session, *, token: str | None) -> Actor:
     """The Actor of a staff session cookie; ``SESSION_EXPIRED`` when it no longer holds.
 
     Called on every event: the session must be live, the user active and still a member of the
     clinic, and the role always comes from the membership row, never from the browser.
     """
-    active = sessions.resolve(session, token=token, kind="staff")
-    # Columns, not entities: this runs on every event, so it stays one small indexed query.
-    row = session.exec(
-        select(User.full_name, User.email, Membership.role, User.is_super_admin)
-        .join(Membership, col(Membership.user_id) == col(User.id))
-        .join(Clinic, col(Clinic.id) == col(Membership.clinic_id))
-        .where(
-            User.id == active.user_id,
-            Membership.clinic_id == active.clinic_id,
-            col(User.is_active).is_(True),
-            col(User.deleted_at).is_(None),
-            col(Membership.deleted_at).is_(None),
-            col(Clinic.deleted_at).is_(None),
-            col(Membership.role).in_(sorted(STAFF_ROLES)),
-        )
-    ).first()
+    if not token:
+        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
+    row = (
+        session.connection()
+        .execute(_STAFF_SESSION, {"token_hash": sessions.hash_token(token)})
+        .first()
+    )
     if row is None:
         raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
-    full_name, email, role, is_super_admin = row
+    active = sessions.live_session(session, row, kind="staff")
+    full_name, email, role, is_super_admin = row[-4:]
     return Actor(
         user_id=active.user_id,
         clinic_id=active.clinic_id,

@@ -229,24 +229,44 @@ _CALENDAR_ROWS = (
     )
     .order_by(col(Appointment.starts_at))
 )
-_PATIENT_REF = sa.select(col(Patient.mrn), col(Patient.given_name), col(Patient.family_name)).where(
+_EVENT_INSERT = sa.insert(AppointmentEvent.__table__)  # type: ignore[attr-defined]
+# A booking's provider, patient and visit type: each on its own, and all three in one statement
+# (a booking's happy path) under the same conditions.
+_ACTIVE_PROVIDER = (
+    col(Provider.id) == sa.bindparam("provider_id"),
+    col(Provider.clinic_id) == sa.bindparam("clinic_id"),
+    col(Provider.is_active).is_(True),
+    col(Provider.deleted_at).is_(None),
+)
+_LIVE_PATIENT = (
     col(Patient.id) == sa.bindparam("patient_id"),
     col(Patient.clinic_id) == sa.bindparam("clinic_id"),
     col(Patient.deleted_at).is_(None),
 )
-_VISIT_TYPE = sa.select(
-    col(VisitType.code),
-    col(VisitType.name),
-    col(VisitType.duration_minutes),
-    col(VisitType.color),
-    col(VisitType.portal_bookable),
-).where(
+_ACTIVE_VISIT_TYPE = (
     col(VisitType.clinic_id) == sa.bindparam("clinic_id"),
     col(VisitType.code) == sa.bindparam("code"),
     col(VisitType.is_active).is_(True),
     col(VisitType.deleted_at).is_(None),
 )
-
+_PATIENT_COLUMNS = (col(Patient.mrn), col(Patient.given_name), col(Patient.family_name))
+_VISIT_TYPE_COLUMNS = (
+    col(VisitType.code),
+    col(VisitType.name),
+    col(VisitType.duration_minutes),
+    col(VisitType.color),
+    col(VisitType.portal_bookable),
+)
+_PROVIDER_REF = sa.select(col(Provider.id), col(Provider.display_name)).where(*_ACTIVE_PROVIDER)
+_PATIENT_REF = sa.select(*_PATIENT_COLUMNS).where(*_LIVE_PATIENT)
+_VISIT_TYPE = sa.select(*_VISIT_TYPE_COLUMNS).where(*_ACTIVE_VISIT_TYPE)
+_BOOKING_REFS = (
+    sa.select(col(Provider.display_name), *_PATIENT_COLUMNS, *_VISIT_TYPE_COLUMNS)
+    .select_from(Provider)
+    .join(Patient, sa.true())
+    .join(VisitType, sa.true())
+    .where(*_ACTIVE_PROVIDER, *_LIVE_PATIENT, *_ACTIVE_VISIT_TYPE)
+)
 
 # ---- providers, visit types -----------------------------------------------------------------
 
@@ -690,6 +710,59 @@ class PatientRef:
     display_name: str
 
 
+@dataclass(frozen=True)
+class ProviderRef:
+    """What a booking needs of its provider: no whole row."""
+
+    id: uuid.UUID
+    display_name: str
+
+
+def _provider_ref(
+    session: Session, clinic_id: uuid.UUID, provider_id: str | uuid.UUID | None
+) -> ProviderRef:
+    """An active provider of the clinic, as ``active_provider`` but only id and name."""
+    pid = parse_id(provider_id, "Provider")
+    found = db.rows(session, _PROVIDER_REF, {"provider_id": pid, "clinic_id": clinic_id})
+    if not found:
+        raise NotFound("Provider")
+    return ProviderRef(*found[0])
+
+
+def _booking_refs(
+    session: Session, clinic_id: uuid.UUID, data: NewBooking
+) -> tuple[ProviderRef, PatientRef, VisitTypeView]:
+    """A booking's provider, patient and visit type in one round trip.
+
+    When one of them is missing (or the clinic has no visit types of its own), the lookups one
+    by one say which, with their own error or the built-in default visit type.
+    """
+    provider_id = parse_id(data.provider_id, "Provider")
+    patient_id = parse_id(data.patient_id, "Patient")
+    found = db.rows(
+        session,
+        _BOOKING_REFS,
+        {
+            "provider_id": provider_id,
+            "patient_id": patient_id,
+            "clinic_id": clinic_id,
+            "code": data.visit_type,
+        },
+    )
+    if not found:
+        return (
+            _provider_ref(session, clinic_id, provider_id),
+            _patient_ref(session, clinic_id, patient_id),
+            _visit_type(session, clinic_id, data.visit_type),
+        )
+    name, mrn, given, family, *visit = found[0]
+    return (
+        ProviderRef(provider_id, name),
+        PatientRef(patient_id, mrn, f"{given} {family}"),
+        VisitTypeView(*visit),
+    )
+
+
 def _patient_ref(
     session: Session, clinic_id: uuid.UUID, patient_id: str | uuid.UUID | None
 ) -> PatientRef:
@@ -702,7 +775,10 @@ def _patient_ref(
 
 
 def _view(
-    appointment: Appointment, patient: Patient | PatientRef, provider: Provider, zone: ZoneInfo
+    appointment: Appointment,
+    patient: Patient | PatientRef,
+    provider: Provider | ProviderRef,
+    zone: ZoneInfo,
 ) -> AppointmentView:
     start = as_utc(appointment.starts_at).astimezone(zone)
     end = as_utc(appointment.ends_at).astimezone(zone)
@@ -789,7 +865,7 @@ def _conflict(
     session: Session,
     *,
     clinic_id: uuid.UUID,
-    provider: Provider,
+    provider: Provider | ProviderRef,
     start: datetime,
     end: datetime,
     exclude: uuid.UUID | None = None,
@@ -820,7 +896,7 @@ def _check_times(
     session: Session,
     *,
     clinic_id: uuid.UUID,
-    provider: Provider,
+    provider: Provider | ProviderRef,
     start: datetime,
     end: datetime,
     allow_outside_hours: bool,
@@ -865,9 +941,7 @@ def book_appointment(
         if existing is not None:
             return get_appointment(session, actor=actor, appointment_id=existing.id)
     zone = clinic_zone(session, actor.clinic_id)
-    provider = active_provider(session, actor.clinic_id, data.provider_id)
-    patient = _patient_ref(session, actor.clinic_id, data.patient_id)
-    visit = _visit_type(session, actor.clinic_id, data.visit_type)
+    provider, patient, visit = _booking_refs(session, actor.clinic_id, data)
     start = parse_instant(data.starts_at, zone)
     end = (
         parse_instant(data.ends_at, zone)
@@ -900,27 +974,23 @@ def book_appointment(
         idempotency_key=key,
         booked_via=booked_via,
         status_changed_at=now,
+        created_at=now,
+        updated_at=now,
         created_by=actor.user_id,
         updated_by=actor.user_id,
     )
-    try:
-        with session.begin_nested():
-            session.add(appointment)
-            session.flush()
-    except IntegrityError as exc:
-        if _is_exclusion_violation(exc):
-            raise _conflict(
-                session, clinic_id=actor.clinic_id, provider=provider, start=start, end=end
-            ) from None
-        if key:  # a concurrent twin with the same key won: return its booking
+    if not db.insert_unless_conflict(session, appointment):
+        # Refused by the overlap constraint, or a concurrent twin with the same key committed
+        # first (the INSERT waited for it): return the twin's booking, else the conflict.
+        if key:
             twin = session.exec(
-                select(Appointment).where(
+                select(Appointment.id).where(
                     Appointment.clinic_id == actor.clinic_id, Appointment.idempotency_key == key
                 )
             ).first()
             if twin is not None:
-                return get_appointment(session, actor=actor, appointment_id=twin.id)
-        raise
+                return get_appointment(session, actor=actor, appointment_id=twin)
+        raise _conflict(session, clinic_id=actor.clinic_id, provider=provider, start=start, end=end)
     _event(
         session,
         appointment,
@@ -958,38 +1028,50 @@ def _event(
 ) -> None:
     # A plain INSERT, not an ORM object: history rows are never read back in this transaction,
     # and skipping the unit of work is a measurable part of booking throughput.
-    session.execute(
-        sa.insert(AppointmentEvent.__table__).values(  # type: ignore[attr-defined]
-            id=uuid.uuid4(),
-            clinic_id=appointment.clinic_id,
-            appointment_id=appointment.id,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            old_starts_at=old[0] if old else None,
-            old_ends_at=old[1] if old else None,
-            new_starts_at=new[0] if new else None,
-            new_ends_at=new[1] if new else None,
-            reason=reason,
-            actor_user_id=actor_user_id,
-            idempotency_key=idempotency_key,
-            created_at=utcnow(),
-        )
-    )
-
-
-def _announce(session: Session, appointment: Appointment, what: str) -> None:
-    live.publish_after_commit(
-        session,
-        appointment.clinic_id,
+    session.connection().execute(
+        _EVENT_INSERT,
         {
-            "kind": "appointment",
-            "what": what,
-            "id": str(appointment.id),
-            "provider_id": str(appointment.provider_id),
-            "starts_at": iso(appointment.starts_at),
+            "id": uuid.uuid4(),
+            "clinic_id": appointment.clinic_id,
+            "appointment_id": appointment.id,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "old_starts_at": old[0] if old else None,
+            "old_ends_at": old[1] if old else None,
+            "new_starts_at": new[0] if new else None,
+            "new_ends_at": new[1] if new else None,
+            "reason": reason,
+            "actor_user_id": actor_user_id,
+            "idempotency_key": idempotency_key,
+            "created_at": utcnow(),
         },
     )
+
+
+def _announce(
+    session: Session,
+    appointment: Appointment,
+    what: str,
+    was: tuple[uuid.UUID, datetime, datetime] | None = None,
+) -> None:
+    """Tell open pages after commit; ``was`` (provider, start, end) is where a moved visit was,
+    so the pages showing its old place refresh too (``live.View``)."""
+    message = {
+        "kind": "appointment",
+        "what": what,
+        "id": str(appointment.id),
+        "provider_id": str(appointment.provider_id),
+        "starts_at": iso(appointment.starts_at),
+        "ends_at": iso(appointment.ends_at),
+    }
+    if was is not None:
+        message |= {
+            "was_provider_id": str(was[0]),
+            "was_starts_at": iso(was[1]),
+            "was_ends_at": iso(was[2]),
+        }
+    live.publish_after_commit(session, appointment.clinic_id, message)
 
 
 def _version_conflict(
@@ -1085,6 +1167,10 @@ def reschedule_appointment(
         action="reschedule",
         old=old,
         new=(start, end),
+        # History rows have no provider columns: a move to a colleague says so in words.
+        reason=(
+            f"{provider.display_name} → {target.display_name}" if target.id != provider.id else None
+        ),
     )
     audit.record(
         session,
@@ -1096,7 +1182,7 @@ def reschedule_appointment(
         before={"starts_at": iso(old[0]), "ends_at": iso(old[1]), "provider_id": str(provider.id)},
         after={"starts_at": iso(start), "ends_at": iso(end), "provider_id": str(target.id)},
     )
-    _announce(session, appointment, "moved")
+    _announce(session, appointment, "moved", was=(provider.id, *old))
     return _view(appointment, patient, target, zone)
 
 

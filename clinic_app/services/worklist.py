@@ -76,6 +76,8 @@ class Worklist:
     groups: list[WorklistGroup]
     scope: str = "clinic"
     branches: list[str] = field(default_factory=list)
+    day_start: datetime | None = None  # today in the clinic's zone, as UTC bounds (live updates)
+    day_end: datetime | None = None
 
 
 def _actions(status: str) -> list[dict[str, str]]:
@@ -189,4 +191,6 @@ def todays_worklist(
         groups=ordered,
         scope=scope,
         branches=branches,
+        day_start=start,
+        day_end=end,
     )

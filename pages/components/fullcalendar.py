@@ -4,7 +4,8 @@ Only the free (MIT) plugins are used: time grid, interaction (click, select, dra
 luxon3 for named time zones, so the calendar draws in the clinic's timezone whatever the
 browser's. FullCalendar calls its callbacks ``select``, ``dateClick``, ``eventDrop`` …; the
 event triggers below are named so Reflex emits exactly those props, and each spec picks the
-few plain strings/numbers the server needs from FullCalendar's info object.
+few plain strings/numbers the server needs from FullCalendar's info object. Calendars on one
+page can pass events to each other (``droppable``): the receiver fires ``eventReceive``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ def _date_spec(info: Var) -> tuple[Var[str]]:
 
 
 def _change_spec(info: Var) -> tuple[Var[str], Var[str], Var[str], Var[int]]:
-    """``eventDrop`` / ``eventResize``: id, new start, new end and the version shown."""
+    """``eventDrop`` / ``eventResize`` / ``eventReceive``: id, new start, new end, version shown.
+
+    ``eventReceive`` is a drop from another calendar on the page; the page binds which one
+    received it. A refusal needs no client-side ``revert()``: a new ``events`` array replaces
+    a calendar's whole event store, the received copy included (see ``CalendarState``).
+    """
     return (
         _field(info, "event.id"),
         _field(info, "event.startStr"),
@@ -92,11 +98,14 @@ class FullCalendar(rx.NoSSRComponent):
     event_time_format: rx.Var[dict[str, Any]]
     event_overlap: rx.Var[bool]
     display_event_end: rx.Var[bool]
+    # Accept events dragged from the other calendars on the page (needs ``editable`` on both).
+    droppable: rx.Var[bool]
 
     select: rx.EventHandler[_range_spec]  # type: ignore[type-arg,valid-type]
     date_click: rx.EventHandler[_date_spec]  # type: ignore[type-arg,valid-type]
     event_drop: rx.EventHandler[_change_spec]  # type: ignore[type-arg,valid-type]
     event_resize: rx.EventHandler[_change_spec]  # type: ignore[type-arg,valid-type]
+    event_receive: rx.EventHandler[_change_spec]  # type: ignore[type-arg,valid-type]
     event_click: rx.EventHandler[_click_spec]  # type: ignore[type-arg,valid-type]
     dates_set: rx.EventHandler[_dates_spec]  # type: ignore[type-arg,valid-type]
 

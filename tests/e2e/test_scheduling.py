@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from clinic_app.local_server import LocalServer, ServerStartError, local_server
+from clinic_app.local_server import PROJECT_ROOT, LocalServer, ServerStartError, local_server
 from clinic_app.services.demo import DEMO_PASSWORD
 
 
@@ -44,6 +47,23 @@ def _slot_point(page: Page, column: object, day: str, hhmm: str) -> tuple[float,
     lane_box, day_box = lane.bounding_box(), day_col.bounding_box()
     assert lane_box and day_box
     return day_box["x"] + day_box["width"] / 2, lane_box["y"] + lane_box["height"] / 2
+
+
+def _drag(page: Page, event: object, to: tuple[float, float]) -> None:
+    """Drag an event by its top edge so that edge lands in the slot at ``to``."""
+    box = event.bounding_box()  # type: ignore[attr-defined]
+    assert box is not None
+    tx, ty = to
+    start_x, start_y = box["x"] + box["width"] / 2, box["y"] + 4
+    end_y = ty - box["height"] / 2 + 4
+    page.mouse.move(start_x, start_y)
+    page.mouse.down()
+    for step in range(1, 21):  # a human-speed drag: FullCalendar tracks pointer moves
+        page.mouse.move(
+            start_x + (tx - start_x) * step / 20, start_y + (end_y - start_y) * step / 20
+        )
+        page.wait_for_timeout(25)
+    page.mouse.up()
 
 
 def test_book_drag_and_see_it_live_in_another_context(
@@ -99,19 +119,7 @@ def test_book_drag_and_see_it_live_in_another_context(
         expect(items.filter(has_text="12:40")).to_have_count(1)
 
         # Drag the appointment to 13:20; the worklist follows.
-        box = event.bounding_box()
-        assert box is not None
-        tx, ty = _slot_point(desk, okafor, today, "13:20")
-        start_x, start_y = box["x"] + box["width"] / 2, box["y"] + 4
-        end_y = ty - box["height"] / 2 + 4
-        desk.mouse.move(start_x, start_y)
-        desk.mouse.down()
-        for step in range(1, 21):  # a human-speed drag: FullCalendar tracks pointer moves
-            desk.mouse.move(
-                start_x + (tx - start_x) * step / 20, start_y + (end_y - start_y) * step / 20
-            )
-            desk.wait_for_timeout(25)
-        desk.mouse.up()
+        _drag(desk, event, _slot_point(desk, okafor, today, "13:20"))
         expect(desk.get_by_test_id("calendar-flash")).to_contain_text("Moved Maria Garcia")
         expect(okafor.locator(".fc-event").filter(has_text="13:20")).to_have_count(1)
         expect(items.filter(has_text="13:20")).to_have_count(1, timeout=LIVE_SECONDS * 1000)
@@ -209,5 +217,112 @@ def test_time_off_removes_working_hours_shading(
         page.get_by_test_id("exception-submit").click()
         expect(page.get_by_test_id("calendar-flash")).to_have_text("Working hours updated.")
         expect(shading).to_have_count(3)
+    finally:
+        context.close()
+
+
+# Where a patient's visits on one day are, read straight from the server's database.
+WHERE = """
+import sys
+from datetime import date
+from zoneinfo import ZoneInfo
+from sqlmodel import select
+from clinic_app.db import session_scope
+from clinic_app.timeutil import as_utc
+from models import Appointment, Patient, Provider
+mrn, day = sys.argv[1], date.fromisoformat(sys.argv[2])
+with session_scope() as s:
+    rows = s.exec(
+        select(Appointment.starts_at, Provider.display_name)
+        .join(Provider, Provider.id == Appointment.provider_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(Patient.mrn == mrn)
+    ).all()
+for starts_at, provider in rows:
+    local = as_utc(starts_at).astimezone(ZoneInfo("Europe/Berlin"))
+    if local.date() == day:
+        print(f"{local:%H:%M} {provider}")
+"""
+
+
+def _visits(server: LocalServer, mrn: str, day: date) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env["CLINIC_DATA_DIR"] = str(server.data_dir)
+    done = subprocess.run(
+        [sys.executable, "-c", WHERE, mrn, day.isoformat()], cwd=PROJECT_ROOT, env=env,
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return sorted(done.stdout.split("\n")[:-1])
+
+
+def _book_in(page: Page, column: object, day: str, hhmm: str, patient: str) -> None:
+    x, y = _slot_point(page, column, day, hhmm)
+    page.mouse.click(x, y)
+    expect(page.get_by_test_id("booking-dialog")).to_be_visible()
+    page.get_by_test_id("booking-patient-search").fill(patient.split()[-1])
+    page.get_by_test_id("patient-result").first.click()
+    page.get_by_test_id("booking-submit").click()
+    expect(page.get_by_test_id("calendar-flash")).to_contain_text(f"Booked {patient}")
+    expect(page.get_by_test_id("booking-dialog")).to_be_hidden()
+
+
+def test_drag_onto_another_providers_calendar_moves_the_visit(
+    browser: Browser, sched_server: LocalServer
+) -> None:
+    context = browser.new_context(
+        base_url=sched_server.url, viewport={"width": 1400, "height": 1000}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        _sign_in(page, "reception@demo.clinic")
+        page.goto("/calendar")
+        page.get_by_test_id("cal-view-day").click()
+        # Next week's Tuesday: both doctors work (Dr. Weber Mon–Thu 09–17), nothing booked yet.
+        today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+        tuesday = today + timedelta(days=8 - today.weekday())
+        for _ in range((tuesday - today).days):
+            page.get_by_test_id("cal-next").click()
+        day = tuesday.isoformat()
+        columns = page.locator("[data-testid='calendar-column']")
+        okafor = columns.filter(has_text="Dr. Amina Okafor")
+        weber = columns.filter(has_text="Dr. Jonas Weber")
+        for column in (okafor, weber):
+            expect(column.locator(f"td.fc-timegrid-col[data-date='{day}']")).to_have_count(1)
+        _book_in(page, okafor, day, "10:00", "Maria Garcia")
+        _book_in(page, okafor, day, "11:00", "John Smith")
+        visits = ".fc-timegrid-event"  # appointments, not the working-hours shading
+        maria = okafor.locator(visits).filter(has_text="Maria Garcia")
+        expect(maria).to_have_count(1)
+
+        # Okafor 10:00 → Weber 14:00, a free slot in his hours: the visit is his now.
+        _drag(page, maria, _slot_point(page, weber, day, "14:00"))
+        expect(page.get_by_test_id("calendar-flash")).to_contain_text(
+            "Moved Maria Garcia to Dr. Jonas Weber · "
+        )
+        moved = weber.locator(visits).filter(has_text="Maria Garcia")
+        expect(moved).to_have_count(1)  # the server's copy only, not also the dropped one
+        expect(moved).to_contain_text("14:00")
+        expect(maria).to_have_count(0)
+        assert _visits(sched_server, "PAT-2026-00001", tuesday) == ["14:00 Dr. Jonas Weber"]
+        page.screenshot(path=str(sched_server.data_dir.parent / "calendar-cross-provider.png"))
+
+        # Okafor 11:00 → onto Weber's 14:00 visit: refused, it stays with Okafor at 11:00.
+        john = okafor.locator(visits).filter(has_text="John Smith")
+        _drag(page, john, _slot_point(page, weber, day, "14:00"))
+        expect(page.get_by_test_id("error-message")).to_contain_text(
+            "Dr. Jonas Weber already has an appointment at that time."
+        )
+        expect(weber.locator(visits).filter(has_text="John Smith")).to_have_count(0)
+        expect(john).to_have_count(1)
+        expect(john).to_contain_text("11:00")
+        expect(weber.locator(visits)).to_have_count(1)
+        assert _visits(sched_server, "PAT-2026-00002", tuesday) == ["11:00 Dr. Amina Okafor"]
+        page.screenshot(path=str(sched_server.data_dir.parent / "calendar-cross-refused.png"))
+
+        # Refused within one calendar too (after her hours): it snaps back to 11:00.
+        _drag(page, john, _slot_point(page, okafor, day, "18:20"))
+        expect(page.get_by_test_id("error-message")).to_contain_text("is not working at that time")
+        expect(john).to_contain_text("11:00")
     finally:
         context.close()

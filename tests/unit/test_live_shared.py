@@ -1,10 +1,12 @@
-"""Open pages refreshing after the same change share one query (``clinic_app.live.shared``)."""
+"""Open pages refreshing after the same change share one query (``clinic_app.live.shared``);
+a page wakes only for changes inside its view (``clinic_app.live.View``)."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -82,3 +84,50 @@ def test_every_published_message_carries_a_change_id(
         clear_app_caches()
     assert [m["kind"] for m in seen] == ["appointment", "appointment"]
     assert len({m["change"] for m in seen}) == 2 and all(len(m["change"]) == 32 for m in seen)
+
+
+WEEK = live.View(
+    start=datetime(2030, 1, 7, tzinfo=UTC),
+    end=datetime(2030, 1, 14, tzinfo=UTC),
+    provider_ids=frozenset({"dr-a", "dr-b"}),
+)
+
+
+def _booked(provider: str, starts: str, ends: str, **was: str) -> dict[str, str]:
+    return {
+        "kind": "appointment",
+        "provider_id": provider,
+        "starts_at": starts,
+        "ends_at": ends,
+        **was,
+    }
+
+
+def test_a_page_wakes_only_for_changes_in_its_view() -> None:
+    assert WEEK.touched_by(_booked("dr-a", "2030-01-08T09:00:00Z", "2030-01-08T09:20:00Z"))
+    assert not WEEK.touched_by(_booked("dr-c", "2030-01-08T09:00:00Z", "2030-01-08T09:20:00Z"))
+    assert not WEEK.touched_by(_booked("dr-a", "2030-02-08T09:00:00Z", "2030-02-08T09:20:00Z"))
+    # A visit running into the week from the night before, and one ending as the week starts.
+    assert WEEK.touched_by(_booked("dr-b", "2030-01-06T23:00:00Z", "2030-01-07T01:00:00Z"))
+    assert not WEEK.touched_by(_booked("dr-b", "2030-01-06T23:00:00Z", "2030-01-07T00:00:00Z"))
+
+
+def test_a_move_wakes_the_pages_showing_where_it_was() -> None:
+    moved_away = _booked(
+        "dr-c",
+        "2030-03-01T09:00:00Z",
+        "2030-03-01T09:20:00Z",
+        was_provider_id="dr-a",
+        was_starts_at="2030-01-08T09:00:00Z",
+        was_ends_at="2030-01-08T09:20:00Z",
+    )
+    assert WEEK.touched_by(moved_away)
+    every_provider = live.View(start=WEEK.start, end=WEEK.end)
+    assert every_provider.touched_by(
+        _booked("dr-z", "2030-01-08T09:00:00Z", "2030-01-08T09:20:00Z")
+    )
+
+
+def test_other_changes_and_odd_messages_always_wake_the_page() -> None:
+    assert WEEK.touched_by({"kind": "availability"})
+    assert WEEK.touched_by(_booked("dr-a", "not a time", "2030-01-08T09:20:00Z"))

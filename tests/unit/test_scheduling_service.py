@@ -183,6 +183,79 @@ def test_reschedule_checks_version_conflicts_and_keeps_history(
     assert other.version == 1  # type: ignore[attr-defined]
 
 
+def test_reschedule_to_another_provider_checks_their_hours_and_bookings(
+    session: Session, world: World
+) -> None:
+    """Dragging onto another provider's calendar: their hours and bookings, same length."""
+    from models import AvailabilityTemplate, Provider
+
+    monday = next_monday()
+    other = Provider(clinic_id=world.clinic.id, display_name="Dr. Other")
+    session.add(other)
+    session.flush()
+    session.add(
+        AvailabilityTemplate(
+            clinic_id=world.clinic.id,
+            provider_id=other.id,
+            weekday=0,
+            start_time=time(12),
+            end_time=time(16),
+        )
+    )
+    session.flush()
+    booked = _book(world, session, at(monday, 9), ends_at=at(monday, 9, 40))
+    taken = book_appointment(
+        session,
+        actor=world.reception,
+        data=NewBooking(provider_id=str(other.id), patient_id=str(world.patient.id),
+                        starts_at=at(monday, 13)),
+    )  # fmt: skip
+
+    def move(start: str) -> object:
+        return reschedule_appointment(
+            session,
+            actor=world.reception,
+            appointment_id=booked.id,  # type: ignore[attr-defined]
+            expected_version=1,
+            starts_at=start,
+            provider_id=str(other.id),
+        )
+
+    with pytest.raises(AppError) as caught:  # free in the old calendar, but they are not in
+        move(at(monday, 9))
+    assert caught.value.code == "OUTSIDE_AVAILABILITY"
+    with pytest.raises(AppError) as caught:  # onto their 13:00 visit
+        move(at(monday, 12, 40))
+    assert caught.value.code == "APPOINTMENT_CONFLICT"
+    assert caught.value.details["alternatives"]
+    moved = move(at(monday, 14))
+    assert moved.provider_name == "Dr. Other" and moved.label.endswith("14:00–14:40")  # type: ignore[attr-defined]
+    assert moved.version == 2  # type: ignore[attr-defined]
+    events = calendar_events(
+        session,
+        actor=world.reception,
+        provider_ids=[str(world.provider.id), str(other.id)],
+        start=at(monday, 0),
+        end=at(monday + timedelta(days=1), 0),
+        include_availability=False,
+    )
+    assert {e["id"]: e["resourceId"] for e in events} == {
+        booked.id: str(other.id),  # type: ignore[attr-defined]
+        taken.id: str(other.id),
+    }
+    audit = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "appointment.reschedule",
+            AuditEvent.entity_id == booked.id,  # type: ignore[attr-defined]
+        )
+    ).one()
+    assert audit.before and audit.after
+    assert audit.before["provider_id"] == str(world.provider.id)
+    assert audit.after["provider_id"] == str(other.id)
+    history = appointment_history(session, actor=world.reception, appointment_id=booked.id)  # type: ignore[attr-defined]
+    assert history[-1]["reason"] == f"{world.provider.display_name} → Dr. Other"
+
+
 def test_lifecycle_transitions_and_illegal_ones(session: Session, world: World) -> None:
     monday = next_monday()
     appt = _book(world, session, at(monday, 9))

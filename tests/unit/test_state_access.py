@@ -532,6 +532,18 @@ def _actions_rows() -> list[tuple[str, str, str, dict[str, Any]]]:
                 "version": 1,
             },
         ),
+        (
+            "state.calendar",
+            "CalendarState",
+            "receive_event",
+            {
+                "provider_id": str(uuid.uuid4()),
+                "appointment_id": str(uuid.uuid4()),
+                "start": "2030-01-07T09:00:00Z",
+                "end": "2030-01-07T09:20:00Z",
+                "version": 1,
+            },
+        ),
         ("state.account", "AccountState", "sign_out_others", {}),
         ("state.chart", "ChartState", "add_allergy", {"form": {"substance": "Latex"}}),
         ("state.patients", "PatientsState", "register", {"form": {"given_name": "A"}}),
