@@ -63,13 +63,18 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _median_ms(fn: Callable[[], object], samples: int) -> float:
-    timings = []
+def _interleaved_medians_ms(
+    variants: dict[str, Callable[[], object]], samples: int
+) -> dict[str, float]:
+    """Median time of each variant, sampled in turn (a, b, c, a, b, c …) so a slower moment
+    of a shared machine weighs on every variant alike, not on whichever ran then."""
+    timings: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(samples):
-        started = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+        for name, fn in variants.items():
+            started = time.perf_counter()
+            fn()
+            timings[name].append((time.perf_counter() - started) * 1000)
+    return {name: statistics.median(values) for name, values in timings.items()}
 
 
 def _seed(engine: sa.Engine, clinic_id: uuid.UUID, appointments: int) -> None:
@@ -250,15 +255,16 @@ def _run(url: str, appointments: int) -> int:
     rows = raw([appointments_sql], False)
     for _ in range(20):
         ours(), ours(False), raw([appointments_sql], True), raw([appointments_sql], False)
-    timings = {
-        "ours": _median_ms(lambda: ours(False), WEEK_SAMPLES),
-        "ours + shading": _median_ms(ours, WEEK_SAMPLES),
-        "bare": _median_ms(lambda: raw([appointments_sql], False), WEEK_SAMPLES),
-        "in context": _median_ms(lambda: raw([appointments_sql], True), WEEK_SAMPLES),
-        "shading in context": _median_ms(
-            lambda: raw([appointments_sql, *shading_sql], True), WEEK_SAMPLES
-        ),
-    }
+    timings = _interleaved_medians_ms(
+        {
+            "ours": lambda: ours(False),
+            "ours + shading": ours,
+            "bare": lambda: raw([appointments_sql], False),
+            "in context": lambda: raw([appointments_sql], True),
+            "shading in context": lambda: raw([appointments_sql, *shading_sql], True),
+        },
+        WEEK_SAMPLES,
+    )
     print(
         f"week view, 1 provider, {rows} appointments: ours (service + JSON) "
         f"{timings['ours']:.2f} ms; raw SQL {timings['bare']:.2f} ms bare, "

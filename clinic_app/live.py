@@ -6,6 +6,9 @@ worklist holds one Redis pub/sub subscription for its clinic (a Reflex backgroun
 reloads just its own visible range when a message arrives, so the pages never poll the table.
 Redis being down costs live updates only: the write itself has already committed.
 
+A process holds one subscription per clinic however many pages it serves (``inbox``): each
+message is read and decoded once and handed to every open page of that clinic in the process.
+
 An appointment's message names its provider and times (and, for a move, where it was), and
 each open page records what it shows (``watch``): a page wakes only for changes inside its own
 view, so a booking next month costs nothing to the open worklists of today.
@@ -17,6 +20,7 @@ with N open worklists a booking costs one query per process, not N.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -165,6 +169,99 @@ def decode(message: dict[str, Any] | None) -> dict[str, Any] | None:
     except (ValueError, TypeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+LOST: dict[str, Any] = {"kind": "lost"}
+"""Put in every inbox when the subscription is lost (compare with ``is``); after it comes back
+the inboxes get a ``{"kind": "reconnected"}`` message, which every view refreshes for."""
+RECONNECT_SECONDS = 5.0
+INBOX_LIMIT = 1000
+
+
+@dataclass
+class _Hub:
+    """One clinic's subscription in this process and the inboxes of its open pages."""
+
+    clinic_id: str
+    inboxes: set[asyncio.Queue[dict[str, Any]]]
+    task: asyncio.Task[None] | None = None
+
+
+_hubs: dict[tuple[int, str], _Hub] = {}
+
+
+@asynccontextmanager
+async def inbox(clinic_id: uuid.UUID | str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+    """The clinic's changes for one open page, from the process's one subscription."""
+    key = (id(asyncio.get_running_loop()), str(clinic_id))
+    hub = _hubs.get(key)
+    if hub is None:
+        hub = _hubs[key] = _Hub(str(clinic_id), set())
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(INBOX_LIMIT)
+    hub.inboxes.add(queue)
+    if hub.task is None or hub.task.done():
+        hub.task = asyncio.create_task(_dispatch(hub))
+    try:
+        yield queue
+    finally:
+        hub.inboxes.discard(queue)
+        if not hub.inboxes and hub.task is not None:
+            hub.task.cancel()
+            _hubs.pop(key, None)
+
+
+def _deliver(hub: _Hub, message: dict[str, Any]) -> None:
+    for queue in list(hub.inboxes):
+        if queue.full():  # a page far behind: its next refresh reloads everything anyway
+            queue.get_nowait()
+        queue.put_nowait(message)
+
+
+async def _dispatch(hub: _Hub) -> None:
+    """Read the clinic's channel, hand each message to every inbox; reconnect when Redis goes."""
+    lost = False
+    while hub.inboxes:
+        try:
+            async with subscription(hub.clinic_id) as pubsub:
+                if lost:
+                    _deliver(hub, {"kind": "reconnected", "change": uuid.uuid4().hex})
+                    lost = False
+                while hub.inboxes:
+                    message = decode(await pubsub.get_message(timeout=RECONNECT_SECONDS))
+                    if message is not None:
+                        _deliver(hub, message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - Redis gone: pages show "offline", we retry
+            logger.warning("live updates interrupted; retrying", exc_info=True)
+            if not lost:
+                _deliver(hub, LOST)
+                lost = True
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+
+_watchers: dict[str, object] = {}
+
+
+def start_watching(page: str) -> object:
+    """Register ``page``'s live loop; a later loop for the same page replaces it."""
+    ticket = object()
+    _watchers[page] = ticket
+    return ticket
+
+
+def still_watching(page: str, ticket: object) -> bool:
+    return _watchers.get(page) is ticket
+
+
+def stop_watching(page: str, ticket: object) -> None:
+    if _watchers.get(page) is ticket:
+        del _watchers[page]
+
+
+def is_watched(page: str) -> bool:
+    """Does ``page`` already have a live loop in this process (a reload need not start one)?"""
+    return page in _watchers
 
 
 def shared(key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:

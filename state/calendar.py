@@ -36,7 +36,7 @@ from clinic_app.services.scheduling import (
 )
 from clinic_app.services.scheduling_setup import add_exception_local
 from state.base import AppState
-from state.live import page_key, run_live_loop
+from state.live import needs_watcher, page_key, run_live_loop
 
 VIEWS = ("timeGridDay", "timeGridWeek")
 MAX_SIDE_BY_SIDE = 6
@@ -81,7 +81,6 @@ class CalendarState(AppState):
     can_book: rx.Field[bool] = rx.field(False)
     can_move: rx.Field[bool] = rx.field(False)
     flash: rx.Field[str] = rx.field("")
-    _live_generation: int = 0
     _redraws: int = 0
 
     # Booking dialog.
@@ -161,7 +160,7 @@ class CalendarState(AppState):
         self.can_manage_availability = can(actor, "availability:manage")
         self._load_events(actor)
         self.loaded = True
-        return CalendarState.watch_live
+        return CalendarState.watch_live if needs_watcher(self) else None
 
     def _anchor_date(self) -> date:
         try:

@@ -21,7 +21,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.services.scheduling import transition_appointment
 from clinic_app.services.worklist import SCOPES, Worklist, todays_worklist
 from state.base import AppState
-from state.live import page_key, run_live_loop
+from state.live import needs_watcher, page_key, run_live_loop
 
 
 def scribe_url(appointment_id: str) -> str:
@@ -40,7 +40,6 @@ class WorklistState(AppState):
     branches: rx.Field[list[str]] = rx.field(default_factory=list)
     live: rx.Field[bool] = rx.field(False)
     busy_id: rx.Field[str] = rx.field("")
-    _live_generation: int = 0
 
     @rx.event
     def load(self) -> EventSpec | None:
@@ -48,7 +47,7 @@ class WorklistState(AppState):
         if actor is None:
             return None
         self._load(actor)
-        return WorklistState.watch_live
+        return WorklistState.watch_live if needs_watcher(self) else None
 
     def _load(self, actor: Actor, change: str = "") -> None:
         scope, branch = self.scope or None, self.branch or None

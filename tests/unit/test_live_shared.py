@@ -3,6 +3,7 @@ a page wakes only for changes inside its view (``clinic_app.live.View``)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -131,3 +132,56 @@ def test_a_move_wakes_the_pages_showing_where_it_was() -> None:
 def test_other_changes_and_odd_messages_always_wake_the_page() -> None:
     assert WEEK.touched_by({"kind": "availability"})
     assert WEEK.touched_by(_booked("dr-a", "not a time", "2030-01-08T09:20:00Z"))
+
+
+def test_open_pages_of_a_clinic_share_one_subscription(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pages, one hub: each gets every message; the hub goes when the last page closes."""
+    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
+    clear_app_caches()
+    clinic = uuid.uuid4()
+
+    async def scenario() -> list[list[str]]:
+        async with live.inbox(clinic) as first, live.inbox(clinic) as second:
+            assert len([k for k in live._hubs if k[1] == str(clinic)]) == 1
+            await asyncio.sleep(0.3)  # the hub has subscribed
+            live.publish_now(clinic, {"kind": "appointment", "id": "a"})
+            live.publish_now(clinic, {"kind": "appointment", "id": "b"})
+            got = [
+                [(await asyncio.wait_for(q.get(), 5))["id"] for _ in range(2)]
+                for q in (first, second)
+            ]
+        assert not [k for k in live._hubs if k[1] == str(clinic)]
+        return got
+
+    try:
+        assert asyncio.run(scenario()) == [["a", "b"], ["a", "b"]]
+    finally:
+        clear_app_caches()
+
+
+def test_pages_hear_when_redis_is_lost_and_when_it_is_back(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Redis: every inbox gets LOST; once it answers again, a "reconnected" change that
+    every view refreshes for (changes made meanwhile were missed)."""
+    monkeypatch.setattr(live, "RECONNECT_SECONDS", 0.2)
+    monkeypatch.setenv("CLINIC_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    clear_app_caches()
+    clinic = uuid.uuid4()
+
+    async def scenario() -> tuple[dict[str, object], dict[str, object]]:
+        async with live.inbox(clinic) as page:
+            lost = await asyncio.wait_for(page.get(), 10)
+            monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
+            clear_app_caches()
+            back = await asyncio.wait_for(page.get(), 10)
+        return lost, back
+
+    try:
+        lost, back = asyncio.run(scenario())
+    finally:
+        clear_app_caches()
+    assert lost is live.LOST
+    assert back["kind"] == "reconnected" and WEEK.touched_by(back)
