@@ -15,12 +15,13 @@ THEME = rx.theme(
     panel_background="solid",
 )
 
-# One process (default) serves pages and events on one port. Scale-out (`clinic up --processes N`):
+# One process (default) serves pages and events on one port. Scale-out (`clinic up --processes N`,
+# or `--scale-out` with one process):
 # tab state lives in Redis so any backend process can serve any tab, and the static frontend talks
 # to the nginx address, not to one backend.
 DEPLOYMENT = (
     {"redis_url": settings.effective_redis_url, "api_url": settings.effective_public_url}
-    if settings.processes > 1
+    if settings.effective_scale_out
     else {"frontend_port": settings.port, "backend_port": settings.port}
 )
 

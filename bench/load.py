@@ -9,12 +9,18 @@ other open calendars and worklists, so that traffic is part of the load too.
 
 Latency is emit → processed: right after each event the tab sends a trivial counter event, and
 because Reflex runs one tab's events in order, the counter's answer marks the end (live
-updates from other tabs cannot be mistaken for the answer). Runs 50, 100 and 200 clients
-against 1 and 2 app processes (`clinic up --processes 2`, behind nginx), both on PostgreSQL,
-and prints p50/p95, errors, throughput and the app processes' memory per client.
+updates from other tabs cannot be mistaken for the answer).
+
+Two paces. **At a human pace** each tab thinks 1–5 s between actions (Locust's customary
+``between(1, 5)``): 50, 100 and 200 such tabs give p50/p95, errors and memory per client.
+**Flat out** (no think time) 200 tabs saturate the app: its throughput. Three set-ups, all on
+PostgreSQL: the embedded single process (tab state on disk, no proxy), and the scale-out mode
+(`clinic up --scale-out`, nginx, tab state in Redis) with 1 and with 2 processes. Scaling is
+scale-out with 2 processes against scale-out with 1: the same architecture, one more process.
 
 ``clinic bench load`` runs the full matrix; ``CLINIC_BENCH_LOAD_CLIENTS=20,50`` and
-``CLINIC_BENCH_LOAD_ACTIONS=5`` make a quick run; ``CLINIC_BENCH_LOAD_PROCESSES=1`` runs one side.
+``CLINIC_BENCH_LOAD_ACTIONS=5`` make a quick run; ``CLINIC_BENCH_LOAD_SETUPS=scale-out-2`` runs
+one set-up (``embedded``, ``scale-out-1``, ``scale-out-2``).
 """
 
 from __future__ import annotations
@@ -57,13 +63,19 @@ WORKLIST = WorklistState.get_full_name()
 ADVANCING = ("arrived", "ready", "in_consultation", "completed")
 USERS = ("doctor@demo.clinic", "nurse@demo.clinic", "reception@demo.clinic")
 TIMEOUT_S = 30.0
-THINK_S = 0.2
+HUMAN_THINK_S = (1.0, 5.0)
+FLAT_OUT = (0.0, 0.0)
 RAMP_CONCURRENCY = 8
+SETUPS: dict[str, list[str]] = {  # name -> `clinic up` arguments
+    "embedded": [],
+    "scale-out-1": ["--scale-out"],
+    "scale-out-2": ["--processes", "2"],
+}
 
 
-def _setting(name: str, default: str) -> list[int]:
+def _setting(name: str, default: str) -> list[str]:
     # Benchmarks are tools, not the app: a plain env read for their own knobs is fine here.
-    return [int(x) for x in os.environ.get(name, default).split(",") if x.strip()]
+    return [x.strip() for x in os.environ.get(name, default).split(",") if x.strip()]
 
 
 @dataclass
@@ -201,12 +213,12 @@ class Tab:
         self.results.latencies_ms.append((time.perf_counter() - started) * 1000)
         self.results.actions += 1
 
-    async def work(self, role: str, actions: int) -> None:
+    async def work(self, role: str, actions: int, think_s: tuple[float, float]) -> None:
         """A role's day: desk books and pages the calendar, clinicians move the worklist on."""
         steps = DESK_STEPS if role == "desk" else CLINICIAN_STEPS
         for index in range(actions):
             await steps[index % len(steps)](self)
-            await asyncio.sleep(THINK_S)
+            await asyncio.sleep(self.rng.uniform(*think_s))
 
     # ---- the actions ---------------------------------------------------------------------------
 
@@ -291,6 +303,7 @@ async def _client(
     results: Results,
     start: asyncio.Event,
     ramp: asyncio.Semaphore,
+    think_s: tuple[float, float],
 ) -> None:
     tab = Tab(url, results)
     try:
@@ -298,7 +311,8 @@ async def _client(
             await tab.connect()
             await tab.sign_in(email)
         await start.wait()
-        await tab.work("desk" if email.startswith("reception") else "clinician", actions)
+        role = "desk" if email.startswith("reception") else "clinician"
+        await tab.work(role, actions, think_s)
     except Exception as exc:  # noqa: BLE001 - every failure of a simulated tab is an error
         results.errors += 1
         kind = type(exc).__name__
@@ -328,12 +342,16 @@ def _group_rss_mb(server: LocalServer) -> float:
     return total_kb / 1024
 
 
-async def _round(url: str, clients: int, actions: int) -> tuple[Results, float]:
+async def _round(
+    url: str, clients: int, actions: int, think_s: tuple[float, float]
+) -> tuple[Results, float]:
     results = Results()
     start = asyncio.Event()
     ramp = asyncio.Semaphore(RAMP_CONCURRENCY)
     tasks = [
-        asyncio.create_task(_client(url, USERS[i % len(USERS)], actions, results, start, ramp))
+        asyncio.create_task(
+            _client(url, USERS[i % len(USERS)], actions, results, start, ramp, think_s)
+        )
         for i in range(clients)
     ]
     deadline = time.monotonic() + 300
@@ -354,28 +372,43 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
 
 
+@dataclass
+class Row:
+    setup: str
+    pace: str
+    clients: int
+    p50: float
+    p95: float
+    errors: int
+    rate: float
+    mb_per_client: float
+    error_kinds: dict[str, int]
+
+
 def main() -> int:
-    client_counts = _setting("CLINIC_BENCH_LOAD_CLIENTS", "50,100,200")
-    actions = _setting("CLINIC_BENCH_LOAD_ACTIONS", "12")[0]
-    rows = []
-    for processes in _setting("CLINIC_BENCH_LOAD_PROCESSES", "1,2"):
-        # Scale-out runs on PostgreSQL (several processes share it); so does the 1-process
-        # baseline, so the ratio compares processes, not databases.
+    client_counts = [int(n) for n in _setting("CLINIC_BENCH_LOAD_CLIENTS", "50,100,200")]
+    actions = int(_setting("CLINIC_BENCH_LOAD_ACTIONS", "12")[0])
+    rows: list[Row] = []
+    for setup in _setting("CLINIC_BENCH_LOAD_SETUPS", ",".join(SETUPS)):
+        # Every set-up runs on PostgreSQL (scale-out needs a shared database), so the
+        # comparisons are between set-ups, not databases.
         with (
             tempfile.TemporaryDirectory(prefix="clinic-load-") as tmp,
-            scratch_database(PG_ADMIN_URL, f"clinic_load_{os.getpid()}_{processes}") as url,
+            scratch_database(PG_ADMIN_URL, f"clinic_load_{os.getpid()}_{setup}") as url,
         ):
-            args = ["--processes", str(processes)] if processes > 1 else []
             settings = {"CLINIC_DATABASE_URL": url}
-            with local_server(Path(tmp), args=args, settings=settings) as server:
+            with local_server(Path(tmp), args=SETUPS[setup], settings=settings) as server:
                 idle_mb = _group_rss_mb(server)
-                for clients in client_counts:
-                    results, elapsed = asyncio.run(_round(server.url, clients, actions))
+                paces = [("human", n, HUMAN_THINK_S) for n in client_counts]
+                paces.append(("flat out", max(client_counts), FLAT_OUT))
+                for pace, clients, think_s in paces:
+                    results, elapsed = asyncio.run(_round(server.url, clients, actions, think_s))
                     busy_mb = _group_rss_mb(server)
                     lat = results.latencies_ms or [float("nan")]
                     rows.append(
-                        (
-                            processes,
+                        Row(
+                            setup,
+                            pace,
                             clients,
                             statistics.median(lat),
                             percentile(lat, 95),
@@ -386,21 +419,32 @@ def main() -> int:
                         )
                     )
                     print(  # what the tabs did, so a quiet run cannot pass for a busy one
-                        f" {processes} process(es), {clients} clients: {results.outcomes}",
-                        flush=True,
+                        f" {setup}, {pace}, {clients} clients: {results.outcomes}", flush=True
                     )
     print("load over the websocket protocol (calendar, booking, worklist steps, charts, search)")
-    print(" procs clients   p50 ms   p95 ms  errors  actions/s  MB/client")
-    for procs, clients, p50, p95, errors, rate, mb, kinds in rows:
-        line = f" {procs:5d} {clients:7d} {p50:8.1f} {p95:8.1f} {errors:7d} {rate:10.1f} {mb:10.2f}"
-        print(line + (f"  {kinds}" if kinds else ""))
-    print(" (errors: tabs that gave up after 30 s without an answer)")
-    by_key = {(r[0], r[1]): r for r in rows}
+    print(" set-up       pace      clients   p50 ms   p95 ms  errors  actions/s  MB/client")
+    for r in rows:
+        line = (
+            f" {r.setup:12s} {r.pace:9s} {r.clients:7d} {r.p50:8.1f} {r.p95:8.1f} {r.errors:7d}"
+            f" {r.rate:10.1f} {r.mb_per_client:10.2f}"
+        )
+        print(line + (f"  {r.error_kinds}" if r.error_kinds else ""))
+    print(" (errors: tabs that gave up after 30 s without an answer; human pace: 1–5 s between")
+    print("  actions; flat out: none, so actions/s is the set-up's throughput)")
     top = max(client_counts)
-    if (1, top) in by_key and (2, top) in by_key and by_key[(1, top)][5]:
-        ratio = by_key[(2, top)][5] / by_key[(1, top)][5]
-        p95 = by_key[(2, top)][3]
-        errors = by_key[(2, top)][4]
-        print(f" {top} clients: throughput 2 processes / 1 process = {ratio:.2f} (goal ≥ 1.6)")
-        print(f" {top} clients on 2 processes: p95 {p95:.0f} ms (goal ≤ 250), errors {errors}")
+    found = {(r.setup, r.pace, r.clients): r for r in rows}
+    human = found.get(("scale-out-2", "human", top))
+    if human:
+        print(
+            f" {top} clients at a human pace on 2 processes: p95 {human.p95:.0f} ms "
+            f"(goal ≤ 250), errors {human.errors} (goal 0)"
+        )
+    two = found.get(("scale-out-2", "flat out", top))
+    for baseline in ("scale-out-1", "embedded"):
+        one = found.get((baseline, "flat out", top))
+        if two and one and one.rate:
+            print(
+                f" throughput flat out, 2 processes / {baseline} = {two.rate / one.rate:.2f}"
+                + (" (goal ≥ 1.6)" if baseline == "scale-out-1" else "")
+            )
     return 0

@@ -357,6 +357,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         (args.port, "PORT"),
         (args.host, "HOST"),
         (args.processes, "PROCESSES"),
+        (args.scale_out, "SCALE_OUT"),
         (args.workers, "WORKERS"),
     ):
         if flag:
@@ -395,8 +396,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         worker_cmd = [sys.executable, "-m", "clinic_app.cli", "worker"]
         for index in range(1, settings.workers + 1):
             name = "worker" if settings.workers == 1 else f"worker-{index}"
-            supervisor.add(Child(name, _spawn(worker_cmd, env), restart=settings.processes > 1))
-        if settings.processes > 1:
+            restart = settings.effective_scale_out
+            supervisor.add(Child(name, _spawn(worker_cmd, env), restart=restart))
+        if settings.effective_scale_out:
             _add_scale_out(supervisor, settings, env)
         else:
             _add_single_process(supervisor, settings, env)
@@ -433,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default=None, help="interface (default CLINIC_HOST or 127.0.0.1)")
     up.add_argument(
         "--processes", type=int, default=None, help="app processes behind nginx (default 1)"
+    )
+    up.add_argument(
+        "--scale-out",
+        action="store_true",
+        default=None,
+        help="behind nginx with tab state in Redis even with one process",
     )
     up.add_argument("--workers", type=int, default=None, help="RQ worker processes (default 1)")
     up.set_defaults(func=cmd_up)

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         le=16,
         description="App processes. >1: behind nginx on `port`, tab state in Redis.",
     )
+    scale_out: bool = Field(
+        default=False,
+        description="Run behind nginx with tab state in Redis even with one process (always "
+        "on with more than one).",
+    )
     workers: int = Field(
         default=1, ge=1, le=32, description="RQ worker processes `clinic up` runs."
     )
@@ -197,6 +202,11 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @property
+    def effective_scale_out(self) -> bool:
+        """Behind nginx, tab state in Redis: asked for, or needed by several processes."""
+        return self.scale_out or self.processes > 1
 
     @property
     def effective_database_url(self) -> str:
