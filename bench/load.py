@@ -85,6 +85,15 @@ class Results:
     actions: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)  # bookings made/refused, steps
+    by_handler: dict[str, list[float]] = field(default_factory=dict)
+
+    def slowest(self, count: int = 3) -> str:
+        """The handlers with the highest p95, for the reader of a slow round."""
+        worst = sorted(
+            ((percentile(v, 95), k.rsplit(".", 1)[-1]) for k, v in self.by_handler.items()),
+            reverse=True,
+        )[:count]
+        return ", ".join(f"{name} {p95:.0f} ms" for p95, name in worst)
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -168,7 +177,9 @@ class Tab:
             delta = message.get("delta") or {}
             changes.update(delta.get(state) or {})
             if BARRIER in delta:
-                self.results.latencies_ms.append((time.perf_counter() - started) * 1000)
+                took = (time.perf_counter() - started) * 1000
+                self.results.latencies_ms.append(took)
+                self.results.by_handler.setdefault(handler, []).append(took)
                 self.results.actions += 1
                 return changes
 
@@ -216,6 +227,7 @@ class Tab:
     async def work(self, role: str, actions: int, think_s: tuple[float, float]) -> None:
         """A role's day: desk books and pages the calendar, clinicians move the worklist on."""
         steps = DESK_STEPS if role == "desk" else CLINICIAN_STEPS
+        await asyncio.sleep(self.rng.uniform(*think_s))  # tabs start apart, as people do
         for index in range(actions):
             await steps[index % len(steps)](self)
             await asyncio.sleep(self.rng.uniform(*think_s))
@@ -360,6 +372,7 @@ async def _round(
             break
         await asyncio.sleep(0.2)
     results.latencies_ms.clear()  # sign-ins are not part of the measured mix
+    results.by_handler.clear()
     results.actions = 0
     began = time.perf_counter()
     start.set()
@@ -419,7 +432,9 @@ def main() -> int:
                         )
                     )
                     print(  # what the tabs did, so a quiet run cannot pass for a busy one
-                        f" {setup}, {pace}, {clients} clients: {results.outcomes}", flush=True
+                        f" {setup}, {pace}, {clients} clients: {results.outcomes};"
+                        f" slowest p95: {results.slowest()}",
+                        flush=True,
                     )
     print("load over the websocket protocol (calendar, booking, worklist steps, charts, search)")
     print(" set-up       pace      clients   p50 ms   p95 ms  errors  actions/s  MB/client")

@@ -105,8 +105,8 @@ def make_engine(url: str) -> Engine:
         return engine
     engine = sa.create_engine(
         url,
-        pool_size=16,  # one per handler thread (clinic_app.api.reflex_hooks.HANDLER_THREADS)
-        max_overflow=8,
+        pool_size=5,
+        max_overflow=10,
         connect_args={"connect_timeout": 5},  # a down server fails fast instead of hanging
         hide_parameters=True,  # SQL errors must not carry PHI into logs
     )

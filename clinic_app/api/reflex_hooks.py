@@ -23,7 +23,6 @@ Both raise at startup if a Reflex upgrade moves what they wrap, instead of silen
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import functools
 import inspect
@@ -57,7 +56,6 @@ def _time_events() -> None:
 
     @functools.wraps(original)
     async def process_event(*args: Any, **kwargs: Any) -> Any:
-        _size_thread_pool()
         if "handler" in kwargs:  # how Reflex 0.10 calls it
             kwargs["handler"] = off_loop(kwargs["handler"])
         handler = kwargs.get("handler", args[0] if args else None)
@@ -67,20 +65,6 @@ def _time_events() -> None:
 
     setattr(process_event, _MARK, True)
     base_state_processor.process_event = process_event
-
-
-HANDLER_THREADS = 16
-"""Worker threads for handlers (``asyncio.to_thread``): they mostly wait on the database."""
-
-
-def _size_thread_pool() -> None:
-    loop = asyncio.get_running_loop()
-    if getattr(loop, _MARK, False):
-        return
-    loop.set_default_executor(
-        concurrent.futures.ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
-    )
-    setattr(loop, _MARK, True)
 
 
 APP_STATE_PACKAGE = "state."

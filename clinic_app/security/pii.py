@@ -96,8 +96,19 @@ def encrypt(text: str) -> str:
 
 
 def decrypt(stored: str) -> str:
+    """The plaintext of one stored value; each distinct ciphertext is decrypted once per key ring.
+
+    A calendar week or a patient list shows the same names again and again. Every encryption
+    uses a fresh nonce, so a ciphertext stands for one value under one key. The cache belongs to
+    the key ring: new keys (``clear_key_cache``) start it afresh. Failures raise, uncached.
+    """
+    return _decrypt(key_ring(), stored)
+
+
+@functools.lru_cache(maxsize=65536)
+def _decrypt(ring: KeyRing, stored: str) -> str:
     key_id, _, encoded = stored.partition(":")
-    cipher = key_ring().ciphers.get(key_id)
+    cipher = ring.ciphers.get(key_id)
     if cipher is None:
         raise DecryptionError(f"no key {key_id!r} configured for stored patient data")
     try:

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,20 @@ def _sign_in(page: Page, email: str) -> None:
     page.get_by_test_id("login-password").fill(DEMO_PASSWORD)
     page.get_by_test_id("login-password").press("Enter")
     page.wait_for_url(re.compile(r"/worklist/?$"))
+
+
+@contextmanager
+def _reception_calendar(browser: Browser, server: LocalServer) -> Iterator[Page]:
+    """The receptionist's calendar in a fresh browser context, closed afterwards."""
+    context = browser.new_context(base_url=server.url, viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        _sign_in(page, "reception@demo.clinic")
+        page.goto("/calendar")
+        yield page
+    finally:
+        context.close()
 
 
 def _slot_point(page: Page, column: object, day: str, hhmm: str) -> tuple[float, float]:
@@ -191,14 +206,7 @@ def test_same_slot_from_two_desks_offers_next_free_times(
 def test_time_off_removes_working_hours_shading(
     browser: Browser, sched_server: LocalServer
 ) -> None:
-    context = browser.new_context(
-        base_url=sched_server.url, viewport={"width": 1400, "height": 1000}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        _sign_in(page, "reception@demo.clinic")
-        page.goto("/calendar")
+    with _reception_calendar(browser, sched_server) as page:
         page.get_by_test_id("cal-view-week").click()
         page.get_by_test_id("cal-next").click()
         today = datetime.now(ZoneInfo("Europe/Berlin")).date()
@@ -217,8 +225,6 @@ def test_time_off_removes_working_hours_shading(
         page.get_by_test_id("exception-submit").click()
         expect(page.get_by_test_id("calendar-flash")).to_have_text("Working hours updated.")
         expect(shading).to_have_count(3)
-    finally:
-        context.close()
 
 
 # Where a patient's visits on one day are, read straight from the server's database.
@@ -269,14 +275,7 @@ def _book_in(page: Page, column: object, day: str, hhmm: str, patient: str) -> N
 def test_drag_onto_another_providers_calendar_moves_the_visit(
     browser: Browser, sched_server: LocalServer
 ) -> None:
-    context = browser.new_context(
-        base_url=sched_server.url, viewport={"width": 1400, "height": 1000}
-    )
-    try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        _sign_in(page, "reception@demo.clinic")
-        page.goto("/calendar")
+    with _reception_calendar(browser, sched_server) as page:
         page.get_by_test_id("cal-view-day").click()
         # Next week's Tuesday: both doctors work (Dr. Weber Mon–Thu 09–17), nothing booked yet.
         today = datetime.now(ZoneInfo("Europe/Berlin")).date()
@@ -324,5 +323,3 @@ def test_drag_onto_another_providers_calendar_moves_the_visit(
         _drag(page, john, _slot_point(page, okafor, day, "18:20"))
         expect(page.get_by_test_id("error-message")).to_contain_text("is not working at that time")
         expect(john).to_contain_text("11:00")
-    finally:
-        context.close()
