@@ -185,6 +185,7 @@ class _Hub:
     clinic_id: str
     inboxes: set[asyncio.Queue[dict[str, Any]]]
     task: asyncio.Task[None] | None = None
+    latest: str = ""  # the newest change id read from the channel
 
 
 _hubs: dict[tuple[int, str], _Hub] = {}
@@ -210,7 +211,18 @@ async def inbox(clinic_id: uuid.UUID | str) -> AsyncIterator[asyncio.Queue[dict[
             _hubs.pop(key, None)
 
 
+def latest_change(clinic_id: uuid.UUID | str) -> str:
+    """The newest change id this process has read for the clinic ("" before any).
+
+    Pages refreshing now key their shared query by it, not by the last message each happened
+    to see, so every page of one view refreshing between two changes shares one query.
+    """
+    hub = _hubs.get((id(asyncio.get_running_loop()), str(clinic_id)))
+    return hub.latest if hub else ""
+
+
 def _deliver(hub: _Hub, message: dict[str, Any]) -> None:
+    hub.latest = str(message.get("change") or hub.latest)
     for queue in list(hub.inboxes):
         if queue.full():  # a page far behind: its next refresh reloads everything anyway
             queue.get_nowait()

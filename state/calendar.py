@@ -216,7 +216,8 @@ class CalendarState(AppState):
             }
             for column in grouped.values():
                 column.append(marker)
-        self.events_by_provider = grouped
+        if grouped != self.events_by_provider:  # a live refresh that changes nothing sends nothing
+            self.events_by_provider = grouped
         self.range_label = _range_label(start, end, self.view)
 
     def _refresh(self, actor: Actor, change: str) -> None:

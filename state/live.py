@@ -4,12 +4,13 @@ Each open page runs one background task reading its clinic's changes from the pr
 Redis subscription (``clinic_app.live.inbox``). A change to an appointment outside the page's
 view (``live.View``, recorded by the page whenever it loads) is dropped without touching the
 page. Otherwise the loop gathers what else arrives in the next 50 ms (a burst), and at least
-until half a second after the page's last refresh, then calls the page's
-``_refresh(actor, change)`` once, in a worker thread (it queries the database): a busy clinic
-costs each open page at most two refreshes a second, and pages refreshing after the same
-change share one query (``clinic_app.live.shared``; ``change`` is the id of the last message
-seen). Each page keeps its own rhythm: a clock shared by every page made them all refresh at
-once and queue the clicks behind them (measured: slower at every load).
+until a second after the page's last refresh, then calls the page's ``_refresh(actor, change)``
+once, in a worker thread (it queries the database): a busy clinic costs each open page at most
+one refresh a second, and pages of one view refreshing between two changes share one query
+(``clinic_app.live.shared``, keyed by the newest change the process has read). Each page
+keeps its own rhythm: a clock shared by every page made them all refresh at once and queue the
+clicks behind them (measured: slower at every load). A refresh that finds the same rows sends
+nothing to the browser.
 
 A page keeps one loop per tab in its process (``live.is_watched``): loading the page again does
 not start another, and a newer loop replaces an older one. Reflex cancels the task when the
@@ -31,7 +32,7 @@ logger = logging.getLogger("clinic_app.ui.live")
 LIVE_MAX_SECONDS = 12 * 3600.0
 WAIT_SECONDS = 30.0
 BURST_SECONDS = 0.05
-REFRESH_GAP_SECONDS = 0.5
+REFRESH_GAP_SECONDS = 1.0
 
 
 def page_key(state: Any) -> str:
@@ -78,7 +79,7 @@ async def run_live_loop(state: Any, permission: str) -> None:
                         break
                     if later is not live.LOST:
                         message = later
-                change = str(message.get("change") or "")
+                change = live.latest_change(actor.clinic_id) or str(message.get("change") or "")
                 try:
                     async with state:
                         if offline:

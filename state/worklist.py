@@ -70,7 +70,9 @@ class WorklistState(AppState):
         self.day_label = worklist.day_label
         self.timezone = worklist.timezone
         self.total = worklist.total
-        self.groups = [dataclasses.asdict(group) for group in worklist.groups]
+        groups = [dataclasses.asdict(group) for group in worklist.groups]
+        if groups != self.groups:  # a live refresh that changes nothing sends nothing
+            self.groups = groups
         self.scope = worklist.scope
         self.branches = worklist.branches
         if not self.branch and worklist.branches:

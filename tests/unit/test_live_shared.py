@@ -13,6 +13,7 @@ import pytest
 
 from clinic_app import live
 from clinic_app.redis_conn import get_redis
+from tests.async_run import run_async
 from tests.conftest import clear_app_caches
 
 
@@ -156,7 +157,7 @@ def test_open_pages_of_a_clinic_share_one_subscription(
         return got
 
     try:
-        assert asyncio.run(scenario()) == [["a", "b"], ["a", "b"]]
+        assert run_async(scenario()) == [["a", "b"], ["a", "b"]]
     finally:
         clear_app_caches()
 
@@ -180,7 +181,7 @@ def test_pages_hear_when_redis_is_lost_and_when_it_is_back(
         return lost, back
 
     try:
-        lost, back = asyncio.run(scenario())
+        lost, back = run_async(scenario())
     finally:
         clear_app_caches()
     assert lost is live.LOST
