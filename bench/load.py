@@ -120,6 +120,10 @@ class Tab:
         return client
 
     async def _receive(self, data: dict[str, Any]) -> None:
+        # As the browser does, every delta updates what the tab shows (live refreshes too).
+        groups = ((data.get("delta") or {}).get(WORKLIST) or {}).get("groups_rx_state_")
+        if groups is not None:
+            self.worklist_groups = groups
         await self.inbox.put(data)
 
     async def connect(self, cookie: str = "") -> None:
@@ -235,8 +239,7 @@ class Tab:
     # ---- the actions ---------------------------------------------------------------------------
 
     async def worklist(self) -> None:
-        delta = await self.send(WORKLIST + ".load", {}, "/worklist", WORKLIST)
-        self.worklist_groups = delta.get("groups_rx_state_", self.worklist_groups)
+        await self.send(WORKLIST + ".load", {}, "/worklist", WORKLIST)
 
     async def advance(self) -> None:
         """One click on the first waiting patient's next step (arrive, ready, start, complete)."""
@@ -249,10 +252,7 @@ class Tab:
                             "to_status": action["to"],
                             "version": item["version"],
                         }
-                        delta = await self.send(
-                            WORKLIST + ".advance", payload, "/worklist", WORKLIST
-                        )
-                        self.worklist_groups = delta.get("groups_rx_state_", [])
+                        await self.send(WORKLIST + ".advance", payload, "/worklist", WORKLIST)
                         self.results.count("worklist steps")
                         return
         await self.worklist()  # nothing to do right now: look again
