@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select, update
@@ -130,20 +131,22 @@ SESSION_BY_TOKEN = sa.select(
     col(UserSession.last_seen_at),
 ).where(col(UserSession.token_hash) == sa.bindparam("token_hash"))
 """The session row of a cookie (``token_hash=hash_token(token)``). Callers that need more per
-event join it onto this statement, so the whole check stays one round trip (``live_session``)."""
+event join it onto this statement, so the whole check stays one round trip (``resolve_row``)."""
 
 
 def resolve(session: Session, *, token: str | None, kind: str = "staff") -> ActiveSession:
     """The live session for a cookie token; ``SESSION_EXPIRED`` when gone, idle or revoked."""
+    return resolve_row(session, token=token, kind=kind, statement=SESSION_BY_TOKEN)[0]
+
+
+def resolve_row(
+    session: Session, *, token: str | None, kind: str, statement: sa.Executable
+) -> tuple[ActiveSession, Any]:
+    """``resolve`` through ``statement`` (``SESSION_BY_TOKEN`` with more joined onto it), also
+    returning the row so the caller reads its extra columns: one round trip per event."""
     if not token:
         raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
-    row = session.connection().execute(SESSION_BY_TOKEN, {"token_hash": hash_token(token)}).first()
-    return live_session(session, row, kind=kind)
-
-
-def live_session(session: Session, row: sa.Row | None, *, kind: str) -> ActiveSession:
-    """``row`` (starting with ``SESSION_BY_TOKEN``'s columns) as a live session, or
-    ``SESSION_EXPIRED`` when it is missing, of another kind, revoked, expired or idle."""
+    row = session.connection().execute(statement, {"token_hash": hash_token(token)}).first()
     if row is None:
         raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
     sid, user_id, clinic_id, row_kind, mfa_verified, step_up_at, revoked, expires, seen = row[:9]
@@ -159,7 +162,7 @@ def live_session(session: Session, row: sa.Row | None, *, kind: str) -> ActiveSe
     if now - as_utc(seen) >= TOUCH_EVERY:
         # At most one write a minute per session keeps the idle clock without a write per click.
         session.exec(update(UserSession).where(col(UserSession.id) == sid).values(last_seen_at=now))
-    return ActiveSession(
+    active = ActiveSession(
         id=sid,
         user_id=user_id,
         clinic_id=clinic_id,
@@ -167,6 +170,7 @@ def live_session(session: Session, row: sa.Row | None, *, kind: str) -> ActiveSe
         mfa_verified=mfa_verified,
         step_up_at=as_utc(step_up_at) if step_up_at else None,
     )
+    return active, row
 
 
 def revoke(session: Session, *, session_id: uuid.UUID, reason: str) -> None:

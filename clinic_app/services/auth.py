@@ -405,16 +405,7 @@ def actor_for_token(session: Session, *, token: str | None) -> Actor:
     Called on every event: the session must be live, the user active and still a member of the
     clinic, and the role always comes from the membership row, never from the browser.
     """
-    if not token:
-        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
-    row = (
-        session.connection()
-        .execute(_STAFF_SESSION, {"token_hash": sessions.hash_token(token)})
-        .first()
-    )
-    if row is None:
-        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
-    active = sessions.live_session(session, row, kind="staff")
+    active, row = sessions.resolve_row(session, token=token, kind="staff", statement=_STAFF_SESSION)
     full_name, email, role, is_super_admin = row[-4:]
     return Actor(
         user_id=active.user_id,

@@ -373,13 +373,12 @@ def active_provider(
     ``lock`` holds the row until commit (PostgreSQL), so two saves of one provider's hours run
     one after the other and the second sees the first's template.
     """
-    statement = select(Provider).where(
-        Provider.id == parse_id(provider_id, "Provider"),
-        Provider.clinic_id == clinic_id,
-        col(Provider.deleted_at).is_(None),
-    )
-    provider = session.exec(statement.with_for_update() if lock else statement).first()
-    if provider is None or not provider.is_active:
+    statement = select(Provider).where(*_ACTIVE_PROVIDER)
+    provider = session.exec(
+        statement.with_for_update() if lock else statement,
+        params={"provider_id": parse_id(provider_id, "Provider"), "clinic_id": clinic_id},
+    ).first()
+    if provider is None:
         raise NotFound("Provider")
     return provider
 
@@ -721,7 +720,7 @@ class ProviderRef:
 def _provider_ref(
     session: Session, clinic_id: uuid.UUID, provider_id: str | uuid.UUID | None
 ) -> ProviderRef:
-    """An active provider of the clinic, as ``active_provider`` but only id and name."""
+    """``active_provider``'s id and name only (a booking needs no whole row)."""
     pid = parse_id(provider_id, "Provider")
     found = db.rows(session, _PROVIDER_REF, {"provider_id": pid, "clinic_id": clinic_id})
     if not found:
