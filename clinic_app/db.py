@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -154,18 +154,38 @@ def session_scope(
         session.close()
 
 
-def insert_unless_conflict(session: Session, row: SQLModel) -> bool:
+class Row(NamedTuple):
+    """One row to INSERT through Core: its table and its column values."""
+
+    table: sa.Table
+    values: dict[str, Any]
+
+
+def insert_unless_conflict(session: Session, row: SQLModel, *, then: Sequence[Row] = ()) -> bool:
     """INSERT ``row`` unless it breaks a unique or exclusion constraint; True when inserted.
 
     ``ON CONFLICT DO NOTHING`` keeps the transaction usable after a refused row (no savepoint,
     no error to catch): the caller decides what the refusal means. Other constraint errors
-    (foreign keys, checks) still raise.
+    (foreign keys, checks) still raise. The rows in ``then`` (its history and audit rows) go in
+    only with ``row``; on PostgreSQL they ride in the same statement, which saves a booking
+    two round trips.
     """
     table = row.__table__  # type: ignore[attr-defined]
-    statement = _insert_unless_conflict(table, session.get_bind().dialect.name)
     values = {column.name: getattr(row, column.name) for column in table.columns}
     session.flush()
-    return session.connection().execute(statement, values).first() is not None
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        shape = (table, tuple((r.table, tuple(r.values)) for r in then))
+        params = {f"r_{name}": value for name, value in values.items()}
+        for index, follower in enumerate(then):
+            params.update({f"f{index}_{name}": value for name, value in follower.values.items()})
+        return connection.execute(_insert_with_followers(shape), params).first() is not None
+    statement = _insert_unless_conflict(table, connection.dialect.name)
+    if connection.execute(statement, values).first() is None:
+        return False
+    for follower in then:
+        connection.execute(_plain_insert(follower.table), follower.values)
+    return True
 
 
 @functools.cache
@@ -173,6 +193,42 @@ def _insert_unless_conflict(table: sa.Table, dialect: str) -> Any:
     # Built once per table: building ``.values(...)`` per row costs more than the INSERT.
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+def insert_row(session: Session, row: Row) -> None:
+    """INSERT one row through Core in the caller's transaction (history and audit rows, which
+    are never read back in it, skip the ORM's unit of work)."""
+    session.connection().execute(_plain_insert(row.table), row.values)
+
+
+@functools.cache
+def _plain_insert(table: sa.Table) -> Any:
+    return sa.insert(table)
+
+
+@functools.cache
+def _insert_with_followers(
+    shape: tuple[sa.Table, tuple[tuple[sa.Table, tuple[str, ...]], ...]],
+) -> Any:
+    """``WITH r AS (INSERT … ON CONFLICT DO NOTHING RETURNING pk), f0 AS (INSERT … SELECT …
+    FROM r) … SELECT pk FROM r``: a follower gets a row only when ``r`` inserted one. Built
+    once per shape; parameters are ``r_<column>`` and ``f<n>_<column>``."""
+    table, followers = shape
+    main = (
+        postgresql_insert(table)
+        .values({c.name: sa.bindparam(f"r_{c.name}", type_=c.type) for c in table.columns})
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+        .cte("r")
+    )
+    ctes = []
+    for index, (follower, names) in enumerate(followers):
+        columns = [follower.c[name] for name in names]
+        values = sa.select(
+            *[sa.cast(sa.bindparam(f"f{index}_{c.name}", type_=c.type), c.type) for c in columns]
+        ).select_from(main)
+        ctes.append(sa.insert(follower).from_select(columns, values).cte(f"f{index}"))
+    return sa.select(*main.c).add_cte(*ctes)
 
 
 def rows(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:

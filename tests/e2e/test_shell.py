@@ -12,8 +12,9 @@ import zipfile
 
 import pytest
 from docx import Document
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from clinic_app.local_server import LocalServer
 from clinic_app.services.auth import LOGIN_FAILED_MESSAGE
 from clinic_app.services.demo import DEMO_PASSWORD
 
@@ -66,6 +67,28 @@ def test_login_shows_one_generic_error(page: Page) -> None:
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).to_have_text(LOGIN_FAILED_MESSAGE)
     expect(page).to_have_url(at("login"))
+
+
+def test_prerendered_sign_in_forms_never_submit_natively(
+    browser: Browser, app_server: LocalServer
+) -> None:
+    """Before React takes over (here: never, JavaScript is off), Enter must not send the form
+    as a GET, which would put the password in the URL and the proxy's log."""
+    context = browser.new_context(base_url=app_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        expect(page.get_by_test_id("login-submit")).to_be_disabled()
+        page.get_by_test_id("login-password").press("Enter")
+        page.wait_for_timeout(500)
+        assert "password" not in page.url
+        page.goto("/portal/login")
+        expect(page.get_by_test_id("portal-send")).to_be_disabled()
+        page.get_by_test_id("portal-email").press("Enter")
+        page.wait_for_timeout(500)
+        assert "email" not in page.url
+    finally:
+        context.close()
 
 
 def test_signed_out_pages_go_to_login(page: Page) -> None:
