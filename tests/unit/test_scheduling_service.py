@@ -71,7 +71,18 @@ def test_book_then_conflict_offers_next_free_times(session: Session, world: Worl
     start = datetime.combine(monday, time(9, 40), tzinfo=BERLIN).astimezone(UTC)
     assert labels[0] == start.isoformat().replace("+00:00", "Z")
     assert len(labels) == 3
-    assert session.exec(select(AuditEvent).where(AuditEvent.action == "appointment.book")).all()
+    # The refused booking left no history or audit row (they ride in the appointment's INSERT).
+    audits = session.exec(select(AuditEvent).where(AuditEvent.action == "appointment.book")).all()
+    history = session.exec(select(AppointmentEvent).where(AppointmentEvent.action == "book")).all()
+    assert len(audits) == 2 and len(history) == 2
+    mine = [row for row in audits if row.entity_id == first.id]
+    assert mine and mine[0].after == {
+        "provider_id": str(world.provider.id),
+        "starts_at": first.starts_at,
+        "ends_at": first.ends_at,
+    }
+    assert first.id in {str(row.appointment_id) for row in history}
+    assert all(row.to_status == "scheduled" and row.new_starts_at for row in history)
 
 
 def test_idempotency_key_returns_the_first_booking(session: Session, world: World) -> None:
