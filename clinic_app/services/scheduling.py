@@ -103,6 +103,19 @@ STATUS_TIMESTAMPS = {
     "cancelled": "cancelled_at",
 }
 MOVABLE_STATUSES = frozenset({"scheduled", "confirmed"})
+
+
+def _event_style(status: str) -> tuple[str, tuple[str, ...], bool]:
+    """A calendar event's colour, CSS classes and whether it can be dragged, by status."""
+    inactive = () if status in ACTIVE_APPOINTMENT_STATUSES else ("appt-inactive",)
+    return (
+        STATUS_COLORS.get(status, "#64748b"),
+        (f"appt-{status}", *inactive),
+        status in MOVABLE_STATUSES,
+    )
+
+
+_EVENT_STYLE = {status: _event_style(status) for status in STATUS_LABELS}
 ALTERNATIVES = 3
 ALTERNATIVE_SEARCH_DAYS = 21
 MAX_RANGE_DAYS = 62
@@ -158,7 +171,11 @@ def parse_instant(value: str | datetime, zone: ZoneInfo | None = None) -> dateti
 
 
 def iso(moment: datetime | None) -> str:
-    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else ""
+    if not moment:
+        return ""
+    if moment.tzinfo is not UTC:  # PostgreSQL already answers in UTC (``db.make_engine``)
+        moment = as_utc(moment)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _clean(text: str | None, limit: int) -> str | None:
@@ -232,7 +249,6 @@ _CALENDAR_ROWS = (
         col(Appointment.version),
         col(Appointment.starts_at),
         col(Appointment.ends_at),
-        col(Patient.mrn),
         col(Patient.given_name),
         col(Patient.family_name),
     )
@@ -1386,25 +1402,20 @@ def calendar_events(
         },
     )
     events: list[dict[str, Any]] = []
-    for aid, pid, status, visit_type, version, starts_at, ends_at, mrn, given, family in rows:
-        active = status in ACTIVE_APPOINTMENT_STATUSES
+    resource_ids = {pid: str(pid) for pid in ids}
+    for aid, pid, status, visit_type, version, starts_at, ends_at, given, family in rows:
+        color, class_names, editable = _EVENT_STYLE.get(status) or _event_style(status)
         events.append(
             {
                 "id": str(aid),
-                "resourceId": str(pid),
+                "resourceId": resource_ids[pid],
                 "title": f"{given} {family} · {visit_type.replace('_', ' ')}",
                 "start": iso(starts_at),
                 "end": iso(ends_at),
-                "backgroundColor": STATUS_COLORS.get(status, "#64748b"),
-                "borderColor": STATUS_COLORS.get(status, "#64748b"),
-                "editable": status in MOVABLE_STATUSES,
-                "classNames": [f"appt-{status}"] + ([] if active else ["appt-inactive"]),
-                "extendedProps": {
-                    "status": status,
-                    "statusLabel": STATUS_LABELS.get(status, status),
-                    "version": version,
-                    "mrn": mrn,
-                },
+                "color": color,
+                "editable": editable,
+                "classNames": class_names,
+                "extendedProps": {"status": status, "version": version},
             }
         )
     if include_availability:
