@@ -127,9 +127,13 @@ def get_engine() -> Engine:
     return make_engine(get_settings().effective_database_url)
 
 
+@functools.lru_cache(maxsize=4096)
 def clinic_bind(engine: Engine, clinic_id: uuid.UUID | None, *, immediate: bool = False) -> Engine:
     """``engine`` for transactions of one clinic (``None``: installation-wide work such as
-    sign-in lookups and workers, which row-level security then lets see every clinic)."""
+    sign-in lookups and workers, which row-level security then lets see every clinic).
+
+    Kept per clinic: making the option engine costs more than a small query's Python side.
+    """
     options: dict[str, Any] = {CLINIC_OPTION: str(clinic_id) if clinic_id else ALL_CLINICS}
     if immediate:
         options[IMMEDIATE_OPTION] = True
