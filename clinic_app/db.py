@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 import clinic_app.services.patient_index  # noqa: F401  (keeps the blind index in step on every write)
 from clinic_app.security.row_security import ALL_CLINICS
@@ -170,7 +170,7 @@ class Row(NamedTuple):
     values: dict[str, Any]
 
 
-def insert_unless_conflict(session: Session, row: SQLModel, *, then: Sequence[Row] = ()) -> bool:
+def insert_unless_conflict(session: Session, row: Row, *, then: Sequence[Row] = ()) -> bool:
     """INSERT ``row`` unless it breaks a unique or exclusion constraint; True when inserted.
 
     ``ON CONFLICT DO NOTHING`` keeps the transaction usable after a refused row (no savepoint,
@@ -179,22 +179,26 @@ def insert_unless_conflict(session: Session, row: SQLModel, *, then: Sequence[Ro
     only with ``row``; on PostgreSQL they ride in the same statement, which saves a booking
     two round trips.
     """
-    table = row.__table__  # type: ignore[attr-defined]
-    values = {column.name: getattr(row, column.name) for column in table.columns}
+    table, values = row
     session.flush()
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        shape = (table, tuple((r.table, tuple(r.values)) for r in then))
-        params = {f"r_{name}": value for name, value in values.items()}
-        for index, follower in enumerate(then):
-            params.update({f"f{index}_{name}": value for name, value in follower.values.items()})
-        return connection.execute(_insert_with_followers(shape), params).first() is not None
-    statement = _insert_unless_conflict(table, connection.dialect.name)
-    if connection.execute(statement, values).first() is None:
-        return False
-    for follower in then:
-        connection.execute(_plain_insert(follower.table), follower.values)
-    return True
+    if connection.dialect.name != "postgresql":
+        statement = _insert_unless_conflict(table, connection.dialect.name)
+        if connection.execute(statement, values).first() is None:
+            return False
+        for follower in then:
+            connection.execute(_plain_insert(follower.table), follower.values)
+        return True
+    # Only the columns with a value: the statement stays under psycopg's limits for caching
+    # its parsed form (4096 bytes, 50 parameters), which otherwise costs more than the INSERT.
+    rows = [row, *then]
+    given = [
+        {n: v for n, v in r.values.items() if v is not None or r.table.c[n].server_default}
+        for r in rows
+    ]
+    shape = tuple((r.table, tuple(names)) for r, names in zip(rows, given, strict=True))
+    params = {f"p{i}_{n}": v for i, names in enumerate(given) for n, v in names.items()}
+    return connection.execute(_insert_with_followers(shape), params).first() is not None
 
 
 @functools.cache
@@ -216,27 +220,27 @@ def _plain_insert(table: sa.Table) -> Any:
 
 
 @functools.cache
-def _insert_with_followers(
-    shape: tuple[sa.Table, tuple[tuple[sa.Table, tuple[str, ...]], ...]],
-) -> Any:
-    """``WITH r AS (INSERT … ON CONFLICT DO NOTHING RETURNING pk), f0 AS (INSERT … SELECT …
-    FROM r) … SELECT pk FROM r``: a follower gets a row only when ``r`` inserted one. Built
-    once per shape; parameters are ``r_<column>`` and ``f<n>_<column>``."""
-    table, followers = shape
+def _insert_with_followers(shape: tuple[tuple[sa.Table, tuple[str, ...]], ...]) -> Any:
+    """``WITH p0 AS (INSERT … ON CONFLICT DO NOTHING RETURNING pk), p1 AS (INSERT … SELECT …
+    FROM p0) … SELECT pk FROM p0``: a follower gets a row only when ``p0`` inserted one. Built
+    once per shape (tables and the columns given); parameters are ``p<n>_<column>``."""
+    (table, names), *followers = shape
     main = (
         postgresql_insert(table)
-        .values({c.name: sa.bindparam(f"r_{c.name}", type_=c.type) for c in table.columns})
+        .values({n: sa.bindparam(f"p0_{n}", type_=table.c[n].type) for n in names})
         .on_conflict_do_nothing()
         .returning(*table.primary_key.columns)
-        .cte("r")
+        .cte("p0")
     )
     ctes = []
-    for index, (follower, names) in enumerate(followers):
-        columns = [follower.c[name] for name in names]
+    for index, (follower, columns) in enumerate(followers, start=1):
+        # Typed parameters: the dialect writes ``%(…)s::TYPE``, which the SELECT list needs.
         values = sa.select(
-            *[sa.cast(sa.bindparam(f"f{index}_{c.name}", type_=c.type), c.type) for c in columns]
+            *[sa.bindparam(f"p{index}_{n}", type_=follower.c[n].type) for n in columns]
         ).select_from(main)
-        ctes.append(sa.insert(follower).from_select(columns, values).cte(f"f{index}"))
+        target = [follower.c[n] for n in columns]
+        insert = sa.insert(follower).from_select(target, values, include_defaults=False)
+        ctes.append(insert.cte(f"p{index}"))
     return sa.select(*main.c).add_cte(*ctes)
 
 

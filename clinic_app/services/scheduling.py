@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -59,7 +59,7 @@ from models import (
     User,
     VisitType,
 )
-from models.base import utcnow
+from models.base import new_id, utcnow
 
 STATUS_LABELS = {
     "scheduled": "Scheduled",
@@ -264,6 +264,7 @@ _CALENDAR_ROWS = (
     .order_by(col(Appointment.starts_at))
 )
 _EVENT_TABLE: sa.Table = AppointmentEvent.__table__  # type: ignore[attr-defined]
+_APPOINTMENTS: sa.Table = Appointment.__table__  # type: ignore[attr-defined]
 # A booking's provider, patient and visit type: each on its own, and all three in one statement
 # (a booking's happy path) under the same conditions.
 _ACTIVE_PROVIDER = (
@@ -751,6 +752,62 @@ class ProviderRef:
     display_name: str
 
 
+class AppointmentFacts(Protocol):
+    """What a view and a live message read of an appointment: a loaded row or a new booking."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def clinic_id(self) -> uuid.UUID: ...
+    @property
+    def provider_id(self) -> uuid.UUID: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def visit_type(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def notes(self) -> str | None: ...
+    @property
+    def cancel_reason(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class NewAppointment:
+    """A booking's row before it exists: plain values, not an ORM object (building one costs
+    more than the booking's own Python work). Its fields are ``appointments`` columns."""
+
+    clinic_id: uuid.UUID
+    provider_id: uuid.UUID
+    patient_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    visit_type: str
+    notes: str | None
+    idempotency_key: str | None
+    booked_via: str
+    created_by: uuid.UUID
+    created_at: datetime
+    id: uuid.UUID = field(default_factory=new_id)
+    status: str = "scheduled"
+    version: int = 1
+    cancel_reason: str | None = None
+
+    def row(self) -> db.Row:
+        values = dict(vars(self))
+        values |= {
+            "status_changed_at": self.created_at,
+            "updated_at": self.created_at,
+            "updated_by": self.created_by,
+        }
+        return db.Row(_APPOINTMENTS, values)
+
+
 def _provider_ref(
     session: Session, clinic_id: uuid.UUID, provider_id: str | uuid.UUID | None
 ) -> ProviderRef:
@@ -808,7 +865,7 @@ def _patient_ref(
 
 
 def _view(
-    appointment: Appointment,
+    appointment: AppointmentFacts,
     patient: Patient | PatientRef,
     provider: Provider | ProviderRef,
     zone: ZoneInfo,
@@ -994,23 +1051,18 @@ def book_appointment(
     on_sqlite = session.get_bind().dialect.name == "sqlite"
     if on_sqlite and _overlapping(session, provider.id, start, end) is not None:
         raise _conflict(session, clinic_id=actor.clinic_id, provider=provider, start=start, end=end)
-    now = utcnow()
-    appointment = Appointment(
+    appointment = NewAppointment(
         clinic_id=actor.clinic_id,
         provider_id=provider.id,
         patient_id=patient.id,
         starts_at=start,
         ends_at=end,
-        status="scheduled",
         visit_type=visit.code,
         notes=(data.notes or "").strip()[:2000] or None,
         idempotency_key=key,
         booked_via=booked_via,
-        status_changed_at=now,
-        created_at=now,
-        updated_at=now,
         created_by=actor.user_id,
-        updated_by=actor.user_id,
+        created_at=utcnow(),
     )
     history = _event(
         appointment,
@@ -1028,7 +1080,7 @@ def book_appointment(
         entity_id=appointment.id,
         after={"provider_id": str(provider.id), "starts_at": iso(start), "ends_at": iso(end)},
     )
-    if not db.insert_unless_conflict(session, appointment, then=[history, audit_row]):
+    if not db.insert_unless_conflict(session, appointment.row(), then=[history, audit_row]):
         # Refused by the overlap constraint, or a concurrent twin with the same key committed
         # first (the INSERT waited for it): return the twin's booking, else the conflict.
         if key:
@@ -1045,7 +1097,7 @@ def book_appointment(
 
 
 def _event(
-    appointment: Appointment,
+    appointment: AppointmentFacts,
     *,
     actor_user_id: uuid.UUID | None,
     action: str,
@@ -1082,7 +1134,7 @@ def _event(
 
 def _announce(
     session: Session,
-    appointment: Appointment,
+    appointment: AppointmentFacts,
     what: str,
     was: tuple[uuid.UUID, datetime, datetime] | None = None,
 ) -> None:
