@@ -35,6 +35,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -43,6 +44,7 @@ from typing import Any
 
 import aiohttp
 import socketio
+from reflex.state import OnLoadInternalState
 
 from bench.postgres import scratch_database
 from clinic_app.local_server import LocalServer, local_server
@@ -57,6 +59,7 @@ NAMESPACE = "/_event"
 HANDOFF = re.compile(r"/auth/session\?code=([A-Za-z0-9_\-]+)")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BARRIER = BenchCounterState.get_full_name()
+ON_LOAD = OnLoadInternalState.get_full_name() + ".on_load_internal"
 CALENDAR = CalendarState.get_full_name()
 PATIENTS = PatientsState.get_full_name()
 WORKLIST = WorklistState.get_full_name()
@@ -155,35 +158,62 @@ class Tab:
 
         Live updates from other tabs also arrive as deltas, so "a delta came" does not mean
         "my event is done". Reflex runs one tab's events in order, so a trivial counter event
-        sent right after marks the end: the latency is up to the counter's answer. When the
-        socket drops (its backend process died), the tab reconnects with its token and cookie
-        and sends the event again, as the browser does; the app must not apply it twice.
+        sent right after marks the end: the latency is up to the counter's answer.
         """
+
+        async def emit() -> None:
+            await self._emit(handler, payload, path)
+            await self._emit(BARRIER + ".increment", {}, path)
+
+        return await self._answer(handler, emit, state, lambda delta: BARRIER in delta)
+
+    async def open(self, path: str, state: str) -> dict[str, Any]:
+        """Open a page as the browser's router does: ``on_load_internal`` for the new path runs
+        the page's on_load handlers (its guard and loader, the dependency banner) and cancels
+        the previous page's load chain, its live updates included. The page is ready when
+        ``is_hydrated`` comes back true; returns ``state``'s changes."""
+
+        async def emit() -> None:
+            await self._emit(ON_LOAD, {}, path)
+
+        def hydrated(delta: dict[str, Any]) -> bool:
+            return any(part.get("is_hydrated_rx_state_") is True for part in delta.values())
+
+        return await self._answer(path, emit, state, hydrated)
+
+    async def _answer(
+        self,
+        name: str,
+        emit: Callable[[], Awaitable[None]],
+        state: str,
+        done: Callable[[dict[str, Any]], bool],
+    ) -> dict[str, Any]:
+        """Run ``emit`` and gather ``state``'s changes until a delta is ``done``. When the
+        socket drops (its backend process died), the tab reconnects with its token and cookie
+        and sends again, as the browser does; the app must not apply it twice."""
         while not self.inbox.empty():
             self.inbox.get_nowait()
         started = time.perf_counter()
-        await self._emit(handler, payload, path)
-        await self._emit(BARRIER + ".increment", {}, path)
+        await emit()
         deadline = started + TIMEOUT_S
         changes: dict[str, Any] = {}
         while True:
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"no answer to {handler} in {TIMEOUT_S:.0f} s")
+                raise TimeoutError(f"no answer to {name} in {TIMEOUT_S:.0f} s")
             if not self.client.connected:
                 await self.reconnect()
                 self.results.count("reconnects")
-                await self._emit(handler, payload, path)
-                await self._emit(BARRIER + ".increment", {}, path)
+                await emit()
             try:
                 message = await asyncio.wait_for(self.inbox.get(), timeout=1.0)
             except TimeoutError:
                 continue
             delta = message.get("delta") or {}
             changes.update(delta.get(state) or {})
-            if BARRIER in delta:
+            if done(delta):
                 took = (time.perf_counter() - started) * 1000
                 self.results.latencies_ms.append(took)
-                self.results.by_handler.setdefault(handler, []).append(took)
+                self.results.by_handler.setdefault(name, []).append(took)
                 self.results.actions += 1
                 return changes
 
@@ -239,7 +269,7 @@ class Tab:
     # ---- the actions ---------------------------------------------------------------------------
 
     async def worklist(self) -> None:
-        await self.send(WORKLIST + ".load", {}, "/worklist", WORKLIST)
+        await self.open("/worklist", WORKLIST)
 
     async def advance(self) -> None:
         """One click on the first waiting patient's next step (arrive, ready, start, complete)."""
@@ -258,7 +288,7 @@ class Tab:
         await self.worklist()  # nothing to do right now: look again
 
     async def patients(self) -> None:
-        delta = await self.send(PATIENTS + ".load", {}, "/patients", PATIENTS)
+        delta = await self.open("/patients", PATIENTS)
         rows = delta.get("patients_rx_state_") or []
         self.patient_ids = [str(row["id"]) for row in rows] or self.patient_ids
 
@@ -272,7 +302,7 @@ class Tab:
         await self.send(PATIENTS + ".select_patient", {"patient_id": pid}, "/patients", PATIENTS)
 
     async def calendar(self) -> None:
-        delta = await self.send(CALENDAR + ".load", {}, "/calendar", CALENDAR)
+        delta = await self.open("/calendar", CALENDAR)
         providers = delta.get("providers_rx_state_") or []
         self.provider_ids = [p["id"] for p in providers if p.get("kind") == "doctor"]
 
@@ -304,8 +334,10 @@ class Tab:
         self.results.count("booked" if done.get("booking_open_rx_state_") is False else "refused")
 
 
-DESK_STEPS = (Tab.calendar, Tab.next_week, Tab.book, Tab.patients, Tab.chart, Tab.next_week)
-CLINICIAN_STEPS = (Tab.worklist, Tab.advance, Tab.chart, Tab.search, Tab.advance, Tab.patients)
+# Each step acts on the page the tab has open, as a person clicks: a page is opened before its
+# events are sent (leaving the calendar or the worklist ends its live updates).
+DESK_STEPS = (Tab.calendar, Tab.next_week, Tab.book, Tab.next_week, Tab.patients, Tab.chart)
+CLINICIAN_STEPS = (Tab.worklist, Tab.advance, Tab.advance, Tab.patients, Tab.chart, Tab.search)
 
 
 async def _client(

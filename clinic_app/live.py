@@ -271,6 +271,11 @@ def stop_watching(page: str, ticket: object) -> None:
         del _watchers[page]
 
 
+def watched_pages() -> int:
+    """Open calendar and worklist pages with a live loop in this process (``/metrics``)."""
+    return len(_watchers)
+
+
 def is_watched(page: str) -> bool:
     """Does ``page`` already have a live loop in this process (a reload need not start one)?"""
     return page in _watchers

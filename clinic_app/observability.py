@@ -159,6 +159,14 @@ class SharedStateCollector(Collector):
             )
             clients.add_metric([], self._websocket_clients())
             yield clients
+        from clinic_app import live
+
+        pages = GaugeMetricFamily(
+            "clinic_live_pages",
+            "Calendar and worklist pages receiving live updates in this app process.",
+        )
+        pages.add_metric([], live.watched_pages())
+        yield pages
 
 
 _collector: SharedStateCollector | None = None

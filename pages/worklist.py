@@ -162,7 +162,13 @@ def _scope_controls() -> rx.Component:
     return rx.flex(
         rx.cond(
             WorklistState.live,
-            rx.badge(rx.icon("radio", size=12), "Live", color_scheme="green", variant="soft"),
+            rx.badge(
+                rx.icon("radio", size=12),
+                "Live",
+                color_scheme="green",
+                variant="soft",
+                data_testid="live-badge",
+            ),
         ),
         rx.segmented_control.root(
             rx.segmented_control.item("Mine", value="mine", data_testid="scope-mine"),

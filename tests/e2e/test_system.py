@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -41,3 +43,30 @@ def test_doctor_cannot_open_system(page: Page) -> None:
     page.goto("/system")
     expect(page.get_by_test_id("forbidden")).to_be_visible()
     expect(page).to_have_url(at("system"))
+
+
+def _live_pages(page: Page) -> int:
+    found = re.search(r"^clinic_live_pages (\d+)", page.request.get("/metrics").text(), re.M)
+    assert found, "clinic_live_pages missing from /metrics"
+    return int(float(found.group(1)))
+
+
+def test_leaving_a_live_page_ends_its_live_updates(page: Page) -> None:
+    """Navigation supersedes the page's load chain, and with it the live loop it started: a
+    tab on the patient list costs nothing when the worklist changes."""
+    sign_in(page, "doctor@demo.clinic")  # lands on the worklist, which watches live
+    expect(page.get_by_test_id("live-badge")).to_be_visible()
+    before = _live_pages(page)
+    assert before > 0
+    nav(page, "patients")
+    _wait_for(lambda: _live_pages(page) == before - 1, page)
+    nav(page, "worklist")
+    expect(page.get_by_test_id("live-badge")).to_be_visible()
+    _wait_for(lambda: _live_pages(page) == before, page)
+
+
+def _wait_for(condition: Callable[[], bool], page: Page, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        page.wait_for_timeout(200)
