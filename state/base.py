@@ -72,6 +72,7 @@ PAGE_PERMISSIONS: dict[str, str] = {
 }
 
 HEALTH_INTERVAL_SECONDS = 15.0
+HEALTH_SHARED_SECONDS = 5.0  # one dependency check serves every tab of the process this long
 HEALTH_MAX_SECONDS = 12 * 3600.0
 
 DATABASE_DOWN = "The database is not reachable right now. Nothing was lost — please try again."
@@ -115,9 +116,9 @@ def describe_health(report: dict[str, Any] | None) -> str:
 def _check_dependencies() -> dict[str, Any]:
     """Run the health check; a failure of the check itself counts as 'database down'."""
     try:
-        from clinic_app.services.health import check_dependencies
+        from clinic_app.services.health import recent_dependencies
 
-        return dict(check_dependencies())
+        return dict(recent_dependencies(HEALTH_SHARED_SECONDS))
     except Exception:  # noqa: BLE001 - the banner must never crash the page
         logger.exception("dependency check failed")
         return {"status": "degraded", "checks": {"database": {"ok": False}}}
@@ -144,7 +145,6 @@ class AppState(rx.State):
 
     # Backend-only (leading underscore): never sent to the browser.
     _session_key: str = ""
-    _health_generation: int = 0
 
     # Shown in the shell.
     signed_in: rx.Field[bool] = rx.field(False)
@@ -299,10 +299,10 @@ class AppState(rx.State):
             substate_cls = pending.pop()
             await self.get_state(substate_cls)
             pending.extend(substate_cls.get_substates())
-        health_generation, banner = self._health_generation, self.banner
+        banner = self.banner
         self.reset()
         self._session_key = ""
-        self._health_generation, self.banner = health_generation, banner
+        self.banner = banner
         self.notice = notice[:200]
 
     @rx.event
@@ -347,21 +347,20 @@ class AppState(rx.State):
         """Refresh the dependency banner now and every 15 s while the page is open.
 
         Public: reports only which dependency is down (like ``/health/ready``), no clinic data.
-        Started by every page's on_load; Reflex cancels it when the page's load chain is
-        superseded (navigation) or the tab disconnects, and a newer watcher stops older ones.
+        Started by every page's on_load; Reflex cancels it with the page's load chain when the
+        tab navigates or disconnects. Every tab of the process shares one recent check, and the
+        banner is written (a state lock) only when its text changes: a page load costs nothing
+        here while everything is up.
         """
-        async with self:
-            self._health_generation += 1
-            generation = self._health_generation
+        shown = self.banner  # read without the lock: only this task writes the banner
         started = time.monotonic()
         while time.monotonic() - started < HEALTH_MAX_SECONDS:
             report = await asyncio.to_thread(_check_dependencies)
-            async with self:
-                if self._health_generation != generation:
-                    return
-                text = describe_health(report)
-                if self.banner != text:
+            text = describe_health(report)
+            if text != shown:
+                async with self:
                     self.banner = text
+                shown = text
             await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
 
 

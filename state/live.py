@@ -54,8 +54,9 @@ async def run_live_loop(state: Any, permission: str) -> None:
     started = time.monotonic()
     try:
         async with live.inbox(actor.clinic_id) as inbox:
-            async with state:
-                state.live = True
+            if not state.live:  # still on from an earlier visit: no lock needed
+                async with state:
+                    state.live = True
             offline, refreshed = False, 0.0
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 message = await _next(inbox, WAIT_SECONDS)

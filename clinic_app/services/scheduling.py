@@ -240,29 +240,40 @@ _AVAILABILITY = sa.union_all(
         col(_E.ends_at) > sa.bindparam("start_bound"),
     ),
 )
-_CALENDAR_ROWS = (
-    sa.select(
-        col(Appointment.id),
-        col(Appointment.provider_id),
-        col(Appointment.status),
-        col(Appointment.visit_type),
-        col(Appointment.version),
-        col(Appointment.starts_at),
-        col(Appointment.ends_at),
-        col(Patient.given_name),
-        col(Patient.family_name),
+
+
+def _calendar_rows(providers: Any) -> Any:
+    """A calendar's appointments with patient names, for the providers ``providers`` picks."""
+    return (
+        sa.select(
+            col(Appointment.id),
+            col(Appointment.provider_id),
+            col(Appointment.status),
+            col(Appointment.visit_type),
+            col(Appointment.version),
+            col(Appointment.starts_at),
+            col(Appointment.ends_at),
+            col(Patient.given_name),
+            col(Patient.family_name),
+        )
+        .join(Patient, col(Patient.id) == col(Appointment.patient_id))
+        .where(
+            col(Appointment.clinic_id) == sa.bindparam("clinic_id"),
+            providers,
+            col(Appointment.deleted_at).is_(None),
+            col(Appointment.starts_at) < sa.bindparam("hi"),
+            col(Appointment.ends_at) > sa.bindparam("lo"),
+            col(Appointment.starts_at) > sa.bindparam("lo_bound"),  # ≤ 12 h long: on the index
+        )
+        .order_by(col(Appointment.starts_at))
     )
-    .join(Patient, col(Patient.id) == col(Appointment.patient_id))
-    .where(
-        col(Appointment.clinic_id) == sa.bindparam("clinic_id"),
-        col(Appointment.provider_id).in_(sa.bindparam("provider_ids", expanding=True)),
-        col(Appointment.deleted_at).is_(None),
-        col(Appointment.starts_at) < sa.bindparam("hi"),
-        col(Appointment.ends_at) > sa.bindparam("lo"),
-        col(Appointment.starts_at) > sa.bindparam("lo_bound"),  # ≤ 12 h long: stays on the index
-    )
-    .order_by(col(Appointment.starts_at))
+
+
+_CALENDAR_ROWS = _calendar_rows(
+    col(Appointment.provider_id).in_(sa.bindparam("provider_ids", expanding=True))
 )
+# One provider, the usual week view: ``=`` skips expanding the IN list on every read.
+_CALENDAR_ROWS_ONE = _calendar_rows(col(Appointment.provider_id) == sa.bindparam("provider_id"))
 _EVENT_TABLE: sa.Table = AppointmentEvent.__table__  # type: ignore[attr-defined]
 _APPOINTMENTS: sa.Table = Appointment.__table__  # type: ignore[attr-defined]
 # A booking's provider, patient and visit type: each on its own, and all three in one statement
@@ -301,6 +312,13 @@ _BOOKING_REFS = (
     .join(Patient, sa.true())
     .join(VisitType, sa.true())
     .where(*_ACTIVE_PROVIDER, *_LIVE_PATIENT, *_ACTIVE_VISIT_TYPE)
+)
+_REFS_WIDTH = 1 + len(_PATIENT_COLUMNS) + len(_VISIT_TYPE_COLUMNS)
+# A booking's references and its provider's hours in one round trip: one row per template or
+# exception (the references repeated), or one row with no hours when the provider has none.
+_refs, _hours = _BOOKING_REFS.subquery("refs"), _AVAILABILITY.subquery("hours")
+_BOOKING_REFS_AND_HOURS = sa.select(*_refs.c, *_hours.c).select_from(
+    _refs.outerjoin(_hours, sa.true())
 )
 
 # ---- providers, visit types -----------------------------------------------------------------
@@ -553,17 +571,31 @@ def provider_windows(
             "start_bound": start - timedelta(days=1),
         },
     )
-    templates = [row for row in found if row.kind is None]
-    exceptions = [row for row in found if row.kind is not None]
+    return _windows(found, provider_ids, start=start, end=end, zone=zone)
+
+
+def _windows(
+    hours: Sequence[Sequence[Any]],
+    provider_ids: Sequence[uuid.UUID],
+    *,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+) -> dict[uuid.UUID, list[Interval]]:
+    """Working windows from ``_AVAILABILITY`` rows: (provider, weekday, start, end, valid
+    from, valid until) for a template, (provider, …, kind, starts at, ends at) for an
+    exception; a row with neither (a booking's provider without hours) is skipped."""
+    templates = [row for row in hours if row[6] is None and row[0] is not None]
+    exceptions = [row for row in hours if row[6] is not None]
     result: dict[uuid.UUID, list[Interval]] = {}
     for pid in provider_ids:
-        hours = [WeeklyHours(*t[1:6]) for t in templates if t.provider_id == pid]
+        weekly = [WeeklyHours(*row[1:6]) for row in templates if row[0] == pid]
         excs = [
-            Exception_(e.kind, e.starts_at, e.ends_at)
-            for e in exceptions
-            if e.provider_id in (pid, None) and not (e.kind == "extra" and e.provider_id is None)
+            Exception_(row[6], row[7], row[8])
+            for row in exceptions
+            if row[0] in (pid, None) and not (row[6] == "extra" and row[0] is None)
         ]
-        result[pid] = working_windows(hours, excs, zone=zone, start=start, end=end)
+        result[pid] = working_windows(weekly, excs, zone=zone, start=start, end=end)
     return result
 
 
@@ -819,37 +851,52 @@ def _provider_ref(
     return ProviderRef(*found[0])
 
 
+@dataclass(frozen=True)
+class _BookingRefs:
+    provider: ProviderRef
+    patient: PatientRef
+    visit: VisitTypeView
+    hours: Sequence[Sequence[Any]] | None  # ``_AVAILABILITY`` rows around the start, or None
+
+
 def _booking_refs(
-    session: Session, clinic_id: uuid.UUID, data: NewBooking
-) -> tuple[ProviderRef, PatientRef, VisitTypeView]:
-    """A booking's provider, patient and visit type in one round trip.
+    session: Session, clinic_id: uuid.UUID, data: NewBooking, start: datetime
+) -> _BookingRefs:
+    """A booking's provider, patient, visit type and the provider's hours around ``start``,
+    in one round trip (hours up to ``MAX_LENGTH`` after it: no booking is longer).
 
     When one of them is missing (or the clinic has no visit types of its own), the lookups one
-    by one say which, with their own error or the built-in default visit type.
+    by one say which, with their own error or the built-in default visit type; the hours are
+    then looked up when they are checked.
     """
     provider_id = parse_id(data.provider_id, "Provider")
     patient_id = parse_id(data.patient_id, "Patient")
     found = db.rows(
         session,
-        _BOOKING_REFS,
+        _BOOKING_REFS_AND_HOURS,
         {
             "provider_id": provider_id,
             "patient_id": patient_id,
             "clinic_id": clinic_id,
             "code": data.visit_type,
+            "provider_ids": [provider_id],
+            "end": start + MAX_LENGTH,
+            "start_bound": start - timedelta(days=1),
         },
     )
     if not found:
-        return (
+        return _BookingRefs(
             _provider_ref(session, clinic_id, provider_id),
             _patient_ref(session, clinic_id, patient_id),
             _visit_type(session, clinic_id, data.visit_type),
+            None,
         )
-    name, mrn, given, family, *visit = found[0]
-    return (
+    name, mrn, given, family, *visit = found[0][:_REFS_WIDTH]
+    return _BookingRefs(
         ProviderRef(provider_id, name),
         PatientRef(patient_id, mrn, f"{given} {family}"),
         VisitTypeView(*visit),
+        [row[_REFS_WIDTH:] for row in found],
     )
 
 
@@ -990,7 +1037,10 @@ def _check_times(
     start: datetime,
     end: datetime,
     allow_outside_hours: bool,
+    hours: Sequence[Sequence[Any]] | None = None,
 ) -> None:
+    """``hours``: the provider's ``_AVAILABILITY`` rows covering [start, end) when the caller
+    has them already (a booking reads them with its references)."""
     if end <= start:
         raise AppError("VALIDATION", "The appointment must end after it starts.")
     if end - start > MAX_LENGTH:
@@ -1000,9 +1050,13 @@ def _check_times(
     if start < utcnow() - timedelta(hours=12):
         raise AppError("VALIDATION", "That time is in the past.")
     if not allow_outside_hours:
-        windows = provider_windows(
-            session, clinic_id=clinic_id, provider_ids=[provider.id], start=start, end=end
-        )[provider.id]
+        if hours is None:
+            windows = provider_windows(
+                session, clinic_id=clinic_id, provider_ids=[provider.id], start=start, end=end
+            )[provider.id]
+        else:
+            zone = clinic_zone(session, clinic_id)
+            windows = _windows(hours, [provider.id], start=start, end=end, zone=zone)[provider.id]
         if not inside(windows, start, end):
             raise AppError(
                 "OUTSIDE_AVAILABILITY",
@@ -1031,8 +1085,9 @@ def book_appointment(
         if existing is not None:
             return get_appointment(session, actor=actor, appointment_id=existing.id)
     zone = clinic_zone(session, actor.clinic_id)
-    provider, patient, visit = _booking_refs(session, actor.clinic_id, data)
     start = parse_instant(data.starts_at, zone)
+    refs = _booking_refs(session, actor.clinic_id, data, start)
+    provider, patient, visit = refs.provider, refs.patient, refs.visit
     end = (
         parse_instant(data.ends_at, zone)
         if data.ends_at
@@ -1045,6 +1100,7 @@ def book_appointment(
         start=start,
         end=end,
         allow_outside_hours=data.allow_outside_hours,
+        hours=refs.hours,
     )
     # PostgreSQL's exclusion constraint refuses an overlap at the INSERT below; SQLite has no
     # such constraint, so there the check runs first, inside the BEGIN IMMEDIATE write lock.
@@ -1444,9 +1500,10 @@ def calendar_events(
     ids = list(dict.fromkeys(wanted))
     rows = db.rows(
         session,
-        _CALENDAR_ROWS,
+        _CALENDAR_ROWS_ONE if len(ids) == 1 else _CALENDAR_ROWS,
         {
             "clinic_id": actor.clinic_id,
+            "provider_id": ids[0],
             "provider_ids": ids,
             "lo": lo,
             "hi": hi,
