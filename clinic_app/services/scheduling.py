@@ -105,14 +105,17 @@ STATUS_TIMESTAMPS = {
 MOVABLE_STATUSES = frozenset({"scheduled", "confirmed"})
 
 
-def _event_style(status: str) -> tuple[str, tuple[str, ...], bool]:
-    """A calendar event's colour, CSS classes and whether it can be dragged, by status."""
+def _event_style(status: str) -> dict[str, Any]:
+    """A calendar event's colour and CSS classes by status. Only a visit that can no longer
+    move says so: a movable one follows the calendar's own ``editable`` (the user's right)."""
     inactive = () if status in ACTIVE_APPOINTMENT_STATUSES else ("appt-inactive",)
-    return (
-        STATUS_COLORS.get(status, "#64748b"),
-        (f"appt-{status}", *inactive),
-        status in MOVABLE_STATUSES,
-    )
+    style: dict[str, Any] = {
+        "color": STATUS_COLORS.get(status, "#64748b"),
+        "classNames": (f"appt-{status}", *inactive),
+    }
+    if status not in MOVABLE_STATUSES:
+        style["editable"] = False
+    return style
 
 
 _EVENT_STYLE = {status: _event_style(status) for status in STATUS_LABELS}
@@ -1513,7 +1516,6 @@ def calendar_events(
     events: list[dict[str, Any]] = []
     resource_ids = {pid: str(pid) for pid in ids}
     for aid, pid, status, visit_type, version, starts_at, ends_at, given, family in rows:
-        color, class_names, editable = _EVENT_STYLE.get(status) or _event_style(status)
         events.append(
             {
                 "id": str(aid),
@@ -1521,9 +1523,7 @@ def calendar_events(
                 "title": f"{given} {family} · {visit_type.replace('_', ' ')}",
                 "start": iso(starts_at),
                 "end": iso(ends_at),
-                "color": color,
-                "editable": editable,
-                "classNames": class_names,
+                **(_EVENT_STYLE.get(status) or _event_style(status)),
                 "extendedProps": {"status": status, "version": version},
             }
         )

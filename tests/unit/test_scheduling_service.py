@@ -427,6 +427,28 @@ def test_calendar_events_include_availability_and_status(session: Session, world
     assert len(appointments) == 1 and appointments[0]["extendedProps"]["status"] == "scheduled"
     assert "Maria Garcia" in appointments[0]["title"]
     assert len(shading) == 5
+    # A movable visit follows the calendar's own ``editable`` (the user's right to move it);
+    # a cancelled one is pinned whatever the user may do.
+    assert "editable" not in appointments[0]
+    assert appointments[0]["classNames"] == ("appt-scheduled",)
+    transition_appointment(
+        session,
+        actor=world.reception,
+        appointment_id=appointments[0]["id"],
+        to_status="cancelled",
+        expected_version=appointments[0]["extendedProps"]["version"],
+        reason="Feeling better",
+    )
+    again = calendar_events(
+        session,
+        actor=world.reception,
+        provider_ids=[str(world.provider.id)],
+        start=at(monday, 0),
+        end=at(monday + timedelta(days=7), 0),
+        include_availability=False,
+    )
+    assert again[0]["editable"] is False
+    assert again[0]["classNames"] == ("appt-cancelled", "appt-inactive")
 
 
 def test_the_database_refuses_an_appointment_longer_than_12_hours(
