@@ -203,50 +203,62 @@ def _typed_null(column: Any) -> Any:
     return sa.type_coerce(sa.null(), column.type)
 
 
+def _of_providers(column: Any, one: bool) -> Any:
+    """``column = :provider_id`` for one provider (the usual week view and every booking: no IN
+    list to expand on each read), else ``column IN :provider_ids``."""
+    if one:
+        return column == sa.bindparam("provider_id")
+    return column.in_(sa.bindparam("provider_ids", expanding=True))
+
+
 _T, _E = AvailabilityTemplate, AvailabilityException
-# Weekly hours and exceptions in one round trip: a template row has no ``kind``, an exception
-# row has nothing else. A booking, a slot search and the calendar shading all read both.
-_AVAILABILITY = sa.union_all(
-    sa.select(
-        col(_T.provider_id),
-        col(_T.weekday),
-        col(_T.start_time),
-        col(_T.end_time),
-        col(_T.valid_from),
-        col(_T.valid_until),
-        _typed_null(col(_E.kind)).label("kind"),
-        _typed_null(col(_E.starts_at)).label("starts_at"),
-        _typed_null(col(_E.ends_at)).label("ends_at"),
-    ).where(
-        col(_T.clinic_id) == sa.bindparam("clinic_id"),
-        col(_T.provider_id).in_(sa.bindparam("provider_ids", expanding=True)),
-        col(_T.deleted_at).is_(None),
-    ),
-    sa.select(
-        col(_E.provider_id),
-        _typed_null(col(_T.weekday)),
-        _typed_null(col(_T.start_time)),
-        _typed_null(col(_T.end_time)),
-        _typed_null(col(_T.valid_from)),
-        _typed_null(col(_T.valid_until)),
-        col(_E.kind),
-        col(_E.starts_at),
-        col(_E.ends_at),
-    ).where(
-        col(_E.clinic_id) == sa.bindparam("clinic_id"),
-        or_(
-            col(_E.provider_id).in_(sa.bindparam("provider_ids", expanding=True)),
-            col(_E.provider_id).is_(None),
+
+
+def _availability(one: bool) -> Any:
+    """Weekly hours and exceptions in one round trip: a template row has no ``kind``, an
+    exception row has nothing else. A booking, a slot search and the calendar shading all read
+    both."""
+    return sa.union_all(
+        sa.select(
+            col(_T.provider_id),
+            col(_T.weekday),
+            col(_T.start_time),
+            col(_T.end_time),
+            col(_T.valid_from),
+            col(_T.valid_until),
+            _typed_null(col(_E.kind)).label("kind"),
+            _typed_null(col(_E.starts_at)).label("starts_at"),
+            _typed_null(col(_E.ends_at)).label("ends_at"),
+        ).where(
+            col(_T.clinic_id) == sa.bindparam("clinic_id"),
+            _of_providers(col(_T.provider_id), one),
+            col(_T.deleted_at).is_(None),
         ),
-        col(_E.deleted_at).is_(None),
-        col(_E.starts_at) < sa.bindparam("end"),
-        col(_E.ends_at) > sa.bindparam("start_bound"),
-    ),
-)
+        sa.select(
+            col(_E.provider_id),
+            _typed_null(col(_T.weekday)),
+            _typed_null(col(_T.start_time)),
+            _typed_null(col(_T.end_time)),
+            _typed_null(col(_T.valid_from)),
+            _typed_null(col(_T.valid_until)),
+            col(_E.kind),
+            col(_E.starts_at),
+            col(_E.ends_at),
+        ).where(
+            col(_E.clinic_id) == sa.bindparam("clinic_id"),
+            or_(_of_providers(col(_E.provider_id), one), col(_E.provider_id).is_(None)),
+            col(_E.deleted_at).is_(None),
+            col(_E.starts_at) < sa.bindparam("end"),
+            col(_E.ends_at) > sa.bindparam("start_bound"),
+        ),
+    )
 
 
-def _calendar_rows(providers: Any) -> Any:
-    """A calendar's appointments with patient names, for the providers ``providers`` picks."""
+_AVAILABILITY, _AVAILABILITY_ONE = _availability(one=False), _availability(one=True)
+
+
+def _calendar_rows(one: bool) -> Any:
+    """A calendar's appointments with patient names (``one``: see ``_of_providers``)."""
     return (
         sa.select(
             col(Appointment.id),
@@ -262,7 +274,7 @@ def _calendar_rows(providers: Any) -> Any:
         .join(Patient, col(Patient.id) == col(Appointment.patient_id))
         .where(
             col(Appointment.clinic_id) == sa.bindparam("clinic_id"),
-            providers,
+            _of_providers(col(Appointment.provider_id), one),
             col(Appointment.deleted_at).is_(None),
             col(Appointment.starts_at) < sa.bindparam("hi"),
             col(Appointment.ends_at) > sa.bindparam("lo"),
@@ -272,11 +284,7 @@ def _calendar_rows(providers: Any) -> Any:
     )
 
 
-_CALENDAR_ROWS = _calendar_rows(
-    col(Appointment.provider_id).in_(sa.bindparam("provider_ids", expanding=True))
-)
-# One provider, the usual week view: ``=`` skips expanding the IN list on every read.
-_CALENDAR_ROWS_ONE = _calendar_rows(col(Appointment.provider_id) == sa.bindparam("provider_id"))
+_CALENDAR_ROWS, _CALENDAR_ROWS_ONE = _calendar_rows(one=False), _calendar_rows(one=True)
 _EVENT_TABLE: sa.Table = AppointmentEvent.__table__  # type: ignore[attr-defined]
 _APPOINTMENTS: sa.Table = Appointment.__table__  # type: ignore[attr-defined]
 # A booking's provider, patient and visit type: each on its own, and all three in one statement
@@ -319,7 +327,7 @@ _BOOKING_REFS = (
 _REFS_WIDTH = 1 + len(_PATIENT_COLUMNS) + len(_VISIT_TYPE_COLUMNS)
 # A booking's references and its provider's hours in one round trip: one row per template or
 # exception (the references repeated), or one row with no hours when the provider has none.
-_refs, _hours = _BOOKING_REFS.subquery("refs"), _AVAILABILITY.subquery("hours")
+_refs, _hours = _BOOKING_REFS.subquery("refs"), _AVAILABILITY_ONE.subquery("hours")
 _BOOKING_REFS_AND_HOURS = sa.select(*_refs.c, *_hours.c).select_from(
     _refs.outerjoin(_hours, sa.true())
 )
@@ -566,9 +574,10 @@ def provider_windows(
         return {}
     found = db.rows(
         session,
-        _AVAILABILITY,
+        _AVAILABILITY_ONE if len(provider_ids) == 1 else _AVAILABILITY,
         {
             "clinic_id": clinic_id,
+            "provider_id": provider_ids[0],
             "provider_ids": list(provider_ids),
             "end": end,
             "start_bound": start - timedelta(days=1),
@@ -882,7 +891,6 @@ def _booking_refs(
             "patient_id": patient_id,
             "clinic_id": clinic_id,
             "code": data.visit_type,
-            "provider_ids": [provider_id],
             "end": start + MAX_LENGTH,
             "start_bound": start - timedelta(days=1),
         },
