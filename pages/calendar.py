@@ -7,7 +7,7 @@ from typing import Any, cast
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pages.components.feedback import not_loaded
+from pages.components.feedback import live_badge, not_loaded
 from pages.components.fullcalendar import fullcalendar
 from pages.components.shell import page_header, shell
 from state.calendar import CalendarState
@@ -644,16 +644,7 @@ def calendar_page() -> rx.Component:
                     CalendarState.range_label, size="2", weight="medium", data_testid="range-label"
                 ),
                 rx.text("· times in " + CalendarState.timezone, size="1", color_scheme="gray"),
-                rx.cond(
-                    CalendarState.live,
-                    rx.badge(
-                        rx.icon("radio", size=12),
-                        "Live",
-                        color_scheme="green",
-                        variant="soft",
-                        data_testid="live-badge",
-                    ),
-                ),
+                live_badge(CalendarState.live),
                 spacing="2",
                 align="center",
                 wrap="wrap",

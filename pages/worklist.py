@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 from reflex.vars import ObjectVar
 
-from pages.components.feedback import empty_state, not_loaded
+from pages.components.feedback import empty_state, live_badge, not_loaded
 from pages.components.shell import page_header, shell
 from state.worklist import WorklistState
 
@@ -160,16 +160,7 @@ def _appointments() -> rx.Component:
 
 def _scope_controls() -> rx.Component:
     return rx.flex(
-        rx.cond(
-            WorklistState.live,
-            rx.badge(
-                rx.icon("radio", size=12),
-                "Live",
-                color_scheme="green",
-                variant="soft",
-                data_testid="live-badge",
-            ),
-        ),
+        live_badge(WorklistState.live),
         rx.segmented_control.root(
             rx.segmented_control.item("Mine", value="mine", data_testid="scope-mine"),
             rx.segmented_control.item("Branch", value="branch", data_testid="scope-branch"),

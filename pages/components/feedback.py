@@ -246,3 +246,17 @@ def alert(
             data_testid=testid,
         ),
     )
+
+
+def live_badge(live: Any) -> rx.Component:
+    """ "Live" while the page receives changes made on other screens (``state/live.py``)."""
+    return rx.cond(
+        live,
+        rx.badge(
+            rx.icon("radio", size=12),
+            "Live",
+            color_scheme="green",
+            variant="soft",
+            data_testid="live-badge",
+        ),
+    )
