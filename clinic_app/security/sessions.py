@@ -10,6 +10,7 @@ carries the cookie, and every event re-validates it with :func:`resolve`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select, update
 
 from clinic_app.errors import AppError
+from clinic_app.security.row_security import ALL_CLINICS
 from clinic_app.settings import get_settings
 from clinic_app.timeutil import as_utc
 from models import UserSession
@@ -139,6 +141,55 @@ def resolve(session: Session, *, token: str | None, kind: str = "staff") -> Acti
     return resolve_row(session, token=token, kind=kind, statement=SESSION_BY_TOKEN)[0]
 
 
+_HASH_PLACEHOLDER = "0" * 64
+_CONTEXT_ALL = f"SELECT set_config('app.clinic_id', '{ALL_CLINICS}', true); "
+
+
+def _session_row(session: Session, statement: sa.Executable, token_hash: str) -> Any:
+    """The row of ``statement`` for ``token_hash``: every event and every live refresh runs this.
+
+    On PostgreSQL it is one round trip: the row-level-security context and the query go as one
+    simple-protocol message, which the server runs as one implicit transaction (no BEGIN, no
+    COMMIT, so not the three round trips of a ``session_scope``). The token hash is a SHA-256 hex
+    digest, checked as such before it is written into the SQL. Elsewhere, and when the session
+    already holds a connection, the query runs in the session's transaction.
+    """
+    bind = session.get_bind()
+    if (
+        not isinstance(bind, sa.Engine)
+        or bind.dialect.name != "postgresql"
+        or session.in_transaction()
+    ):
+        return session.connection().execute(statement, {"token_hash": token_hash}).first()
+    if len(token_hash) != 64 or token_hash.strip("0123456789abcdef"):
+        raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
+    sql = _CONTEXT_ALL + _literal_sql(statement, bind.dialect).replace(
+        _HASH_PLACEHOLDER, token_hash
+    )
+    error = bind.dialect.loaded_dbapi.Error
+    raw = bind.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql)
+        cursor.nextset()
+        row = cursor.fetchone()
+        cursor.close()
+    except error as exc:
+        raw.invalidate(exc)  # a broken connection must not go back to the pool
+        raise sa.exc.DBAPIError.instance(sql, None, exc, error) from exc
+    finally:
+        raw.close()
+    return row
+
+
+@functools.cache
+def _literal_sql(statement: sa.Executable, dialect: sa.Dialect) -> str:
+    compiled = statement.params(token_hash=_HASH_PLACEHOLDER).compile(  # type: ignore[attr-defined]
+        dialect=dialect, compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
+
+
 def resolve_row(
     session: Session, *, token: str | None, kind: str, statement: sa.Executable
 ) -> tuple[ActiveSession, Any]:
@@ -146,7 +197,7 @@ def resolve_row(
     returning the row so the caller reads its extra columns: one round trip per event."""
     if not token:
         raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
-    row = session.connection().execute(statement, {"token_hash": hash_token(token)}).first()
+    row = _session_row(session, statement, hash_token(token))
     if row is None:
         raise AppError("SESSION_EXPIRED", SESSION_EXPIRED_MESSAGE)
     sid, user_id, clinic_id, row_kind, mfa_verified, step_up_at, revoked, expires, seen = row[:9]

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from clinic_app.api.downloads import make_download_url
 from clinic_app.api.routes import build_api
 from clinic_app.db import session_scope
+from clinic_app.errors import AppError
 from clinic_app.security import sessions
 from clinic_app.security.permissions import MATRIX
 from clinic_app.services import auth, clinics
@@ -150,3 +151,21 @@ def test_routes_without_a_session_rule(world: dict[str, object], persona: str) -
         303,
         400,
     )
+
+
+def test_a_revoked_session_is_refused_on_its_next_check(world: dict[str, object]) -> None:
+    """The per-event check (one round trip on PostgreSQL) sees a revocation at once."""
+    cookies = world["cookies"]
+    assert isinstance(cookies, dict)
+    token = cookies["doctor@demo.clinic"]
+    with session_scope() as session:
+        actor = auth.actor_for_token(session, token=token)
+        assert actor.role == "doctor" and actor.email == "doctor@demo.clinic"
+        active = sessions.resolve(session, token=token)
+    with session_scope() as session:
+        sessions.revoke(session, session_id=active.id, reason="test")
+    with session_scope() as session, pytest.raises(AppError) as refused:
+        auth.actor_for_token(session, token=token)
+    assert refused.value.code == "SESSION_EXPIRED"
+    with session_scope() as session, pytest.raises(AppError):
+        auth.actor_for_token(session, token="not a session")
