@@ -24,14 +24,9 @@ class EncryptedText(TypeDecorator[str]):
 
         return None if value is None else pii.encrypt(str(value))
 
-    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> str | None:
-        from clinic_app.security import pii
-
-        return None if value is None else pii.decrypt(value)
-
     def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
-        """``process_result_value`` without the per-value call chain: calendars and lists
-        read names by the hundred."""
+        """Decrypt on read, without ``process_result_value``'s per-value call chain: calendars
+        and lists read names by the hundred."""
         from clinic_app.security.pii import decrypt
 
         def process(value: str | None) -> str | None:

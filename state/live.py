@@ -13,8 +13,8 @@ clicks behind them (measured: slower at every load). A refresh that finds the sa
 nothing to the browser.
 
 A page keeps one loop per tab in its process (``live.is_watched``): loading the page again does
-not start another, and a newer loop replaces an older one. Reflex cancels the task when the
-tab disconnects.
+not start another, and a newer loop replaces an older one. Reflex cancels the task with the
+page's load chain when the tab navigates away or disconnects.
 """
 
 from __future__ import annotations

@@ -587,25 +587,29 @@ def provider_windows(
 
 
 def _windows(
-    hours: Sequence[Sequence[Any]],
+    hours: Sequence[Any],
     provider_ids: Sequence[uuid.UUID],
     *,
     start: datetime,
     end: datetime,
     zone: ZoneInfo,
 ) -> dict[uuid.UUID, list[Interval]]:
-    """Working windows from ``_AVAILABILITY`` rows: (provider, weekday, start, end, valid
-    from, valid until) for a template, (provider, …, kind, starts at, ends at) for an
-    exception; a row with neither (a booking's provider without hours) is skipped."""
-    templates = [row for row in hours if row[6] is None and row[0] is not None]
-    exceptions = [row for row in hours if row[6] is not None]
+    """Working windows from rows with ``_AVAILABILITY``'s columns: a template has no ``kind``,
+    an exception has one; a row with neither (a booking's provider without hours) is skipped."""
+    templates = [row for row in hours if row.kind is None and row.provider_id is not None]
+    exceptions = [row for row in hours if row.kind is not None]
     result: dict[uuid.UUID, list[Interval]] = {}
     for pid in provider_ids:
-        weekly = [WeeklyHours(*row[1:6]) for row in templates if row[0] == pid]
+        weekly = [
+            WeeklyHours(row.weekday, row.start_time, row.end_time, row.valid_from, row.valid_until)
+            for row in templates
+            if row.provider_id == pid
+        ]
         excs = [
-            Exception_(row[6], row[7], row[8])
+            Exception_(row.kind, row.starts_at, row.ends_at)
             for row in exceptions
-            if row[0] in (pid, None) and not (row[6] == "extra" and row[0] is None)
+            if row.provider_id in (pid, None)
+            and not (row.kind == "extra" and row.provider_id is None)
         ]
         result[pid] = working_windows(weekly, excs, zone=zone, start=start, end=end)
     return result
@@ -868,7 +872,7 @@ class _BookingRefs:
     provider: ProviderRef
     patient: PatientRef
     visit: VisitTypeView
-    hours: Sequence[Sequence[Any]] | None  # ``_AVAILABILITY`` rows around the start, or None
+    hours: Sequence[Any] | None  # rows with the hours around the start (``_windows``), or None
 
 
 def _booking_refs(
@@ -907,7 +911,7 @@ def _booking_refs(
         ProviderRef(provider_id, name),
         PatientRef(patient_id, mrn, f"{given} {family}"),
         VisitTypeView(*visit),
-        [row[_REFS_WIDTH:] for row in found],
+        found,  # each row also carries the hours' columns, by name
     )
 
 
@@ -1048,7 +1052,7 @@ def _check_times(
     start: datetime,
     end: datetime,
     allow_outside_hours: bool,
-    hours: Sequence[Sequence[Any]] | None = None,
+    hours: Sequence[Any] | None = None,
 ) -> None:
     """``hours``: the provider's ``_AVAILABILITY`` rows covering [start, end) when the caller
     has them already (a booking reads them with its references)."""

@@ -249,7 +249,7 @@ def alert(
 
 
 def live_badge(live: Any) -> rx.Component:
-    """ "Live" while the page receives changes made on other screens (``state/live.py``)."""
+    """Shown while the page receives changes made on other screens (``state/live.py``)."""
     return rx.cond(
         live,
         rx.badge(
