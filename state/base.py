@@ -40,7 +40,7 @@ from reflex.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from clinic_app import audit
+from clinic_app import audit, threads
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError, Forbidden
 from clinic_app.security import sessions
@@ -184,6 +184,23 @@ class AppState(rx.State):
         exception handler turns both into a redirect or a friendly message. Call it first in
         every handler.
         """
+        actor, key, profile = self._session_actor(first=not self._session_key)
+        if profile is not None:
+            self._session_key = key
+            self._start_session(actor, profile)
+        self._show_actor(actor)
+        self._check_permission(actor, permission)
+        return actor
+
+    def _recheck(self, permission: str) -> Actor:
+        """``_require`` that changes nothing in the state: a live loop checks the session
+        without holding the tab's lock (a worker thread, between two refreshes)."""
+        actor, _key, _profile = self._session_actor(first=False)
+        self._check_permission(actor, permission)
+        return actor
+
+    def _session_actor(self, *, first: bool) -> tuple[Actor, str, SessionProfile | None]:
+        """The session's actor, its key, and (``first``) the profile to start the tab with."""
         token = self._session_token()
         if not token:
             raise NotSignedIn()
@@ -193,23 +210,19 @@ class AppState(rx.State):
         try:
             with session_scope() as session:
                 actor = auth.actor_for_token(session, token=token)
-                profile = (
-                    auth.session_profile(session, actor=actor) if not self._session_key else None
-                )
+                profile = auth.session_profile(session, actor=actor) if first else None
         except AppError as exc:
             if exc.code == "SESSION_EXPIRED":
                 raise NotSignedIn(exc.message) from None
             raise
         except SQLAlchemyError as exc:
             raise AppError("DATABASE_UNAVAILABLE", DATABASE_DOWN) from exc
-        if profile is not None:
-            self._session_key = key
-            self._start_session(actor, profile)
-        self._show_actor(actor)
+        return actor, key, profile
+
+    def _check_permission(self, actor: Actor, permission: str | None) -> None:
         if permission is not None and not can(actor, permission):
             self._audit_denied(actor, permission)
             raise Forbidden()
-        return actor
 
     def _audit_denied(self, actor: Actor, permission: str) -> None:
         """A refused call changes nothing but leaves a trace (crafted events show up here)."""
@@ -355,7 +368,7 @@ class AppState(rx.State):
         shown = self.banner  # read without the lock: only this task writes the banner
         started = time.monotonic()
         while time.monotonic() - started < HEALTH_MAX_SECONDS:
-            report = await asyncio.to_thread(_check_dependencies)
+            report = await threads.run("background", _check_dependencies)
             text = describe_health(report)
             if text != shown:
                 async with self:

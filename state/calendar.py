@@ -168,7 +168,7 @@ class CalendarState(AppState):
         except ValueError:
             return date.today()
 
-    def _load_events(self, actor: Actor, change: str = "", redraw: bool = False) -> None:
+    def _load_events(self, actor: Actor, redraw: bool = False) -> None:
         """The visible range's events, one array per provider's calendar.
 
         ``redraw``: after a refused drag, FullCalendar still shows its own local change (an
@@ -176,8 +176,43 @@ class CalendarState(AppState):
         *new* ``events`` array, and Reflex keeps an unchanged array's identity; so each array
         gets a fresh hidden marker event, and every calendar redraws from the server's data.
         """
+        params = self._live_params()
+        self._live_show(params, self._live_query(actor, params, ""), redraw=redraw)
+
+    def _live_params(self) -> tuple[date, date, tuple[str, ...]]:
+        """The range and the providers shown (``run_live_loop``)."""
         start, end = _range(self._anchor_date(), self.view)
-        providers = list(self.selected_providers)
+        return start, end, tuple(self.selected_providers)
+
+    @staticmethod
+    def _live_query(
+        actor: Actor, params: tuple[date, date, tuple[str, ...]], change: str
+    ) -> list[dict[str, Any]]:
+        """The range's events; a live refresh (``change``) shares one query per view."""
+        start, end, providers = params
+
+        def query() -> list[dict[str, Any]]:
+            with session_scope(clinic_id=actor.clinic_id) as session:
+                zone = clinic_zone(session, actor.clinic_id)
+                return calendar_events(
+                    session,
+                    actor=actor,
+                    provider_ids=list(providers),
+                    start=datetime.combine(start, time(0), tzinfo=zone),
+                    end=datetime.combine(end, time(0), tzinfo=zone),
+                )
+
+        if not change:
+            return query()
+        return live.shared(("calendar", actor.clinic_id, providers, start, end, change), query)
+
+    def _live_show(
+        self,
+        params: tuple[date, date, tuple[str, ...]],
+        events: list[dict[str, Any]],
+        redraw: bool = False,
+    ) -> None:
+        start, end, providers = params
         margin = timedelta(days=1)  # covers any clinic timezone's offset from UTC
         live.watch(
             page_key(self),
@@ -187,24 +222,7 @@ class CalendarState(AppState):
                 provider_ids=frozenset(providers),
             ),
         )
-
-        def query() -> list[dict[str, Any]]:
-            with session_scope(clinic_id=actor.clinic_id) as session:
-                zone = clinic_zone(session, actor.clinic_id)
-                return calendar_events(
-                    session,
-                    actor=actor,
-                    provider_ids=providers,
-                    start=datetime.combine(start, time(0), tzinfo=zone),
-                    end=datetime.combine(end, time(0), tzinfo=zone),
-                )
-
-        if change:  # a live refresh: every open calendar with this view shares one query
-            key = ("calendar", actor.clinic_id, tuple(providers), start, end, change)
-            events = live.shared(key, query)
-        else:
-            events = query()
-        grouped: dict[str, list[dict[str, Any]]] = {pid: [] for pid in self.selected_providers}
+        grouped: dict[str, list[dict[str, Any]]] = {pid: [] for pid in providers}
         for event in events:
             grouped.setdefault(event["resourceId"], []).append(event)
         if redraw:
@@ -220,14 +238,11 @@ class CalendarState(AppState):
             self.events_by_provider = grouped
         self.range_label = _range_label(start, end, self.view)
 
-    def _refresh(self, actor: Actor, change: str) -> None:
-        """Called by the live loop: reload the visible range (access already checked)."""
-        self._load_events(actor, change)
-
     @rx.event(background=True)
     async def watch_live(self) -> None:
         """Reload when any appointment of the clinic changes (Redis pub/sub, no polling)."""
-        await run_live_loop(self, "appointment:read")  # calls self._require( each time
+        # run_live_loop calls self._require( first, and self._recheck( before each refresh.
+        await run_live_loop(self, "appointment:read")
 
     @rx.event
     def go(self, step: int) -> None:

@@ -4,13 +4,25 @@ Each open page runs one background task reading its clinic's changes from the pr
 Redis subscription (``clinic_app.live.inbox``). A change to an appointment outside the page's
 view (``live.View``, recorded by the page whenever it loads) is dropped without touching the
 page. Otherwise the loop gathers what else arrives in the next 50 ms (a burst), and at least
-until a second after the page's last refresh, then calls the page's ``_refresh(actor, change)``
-once, in a worker thread (it queries the database): a busy clinic costs each open page at most
-one refresh a second, and pages of one view refreshing between two changes share one query
-(``clinic_app.live.shared``, keyed by the newest change the process has read). Each page
-keeps its own rhythm: a clock shared by every page made them all refresh at once and queue the
-clicks behind them (measured: slower at every load). A refresh that finds the same rows sends
-nothing to the browser.
+until a second after the page's last refresh, then refreshes the page once: a busy clinic
+costs each open page at most one refresh a second. Each page keeps its own rhythm: a clock
+shared by every page made them all refresh at once and queue the clicks behind them
+(measured: slower at every load).
+
+A refresh does its slow part **without the tab's lock**: the session check and the query run
+in a worker thread first, and the lock is held only to put the result on the page, so the
+user's own clicks never wait behind a refresh's database work (measured: that wait was most
+of a click's latency under load). Pages of one view refreshing between two changes share one
+query (``clinic_app.live.shared``, keyed by the newest change the process has read). A page
+offers three methods:
+
+- ``_live_params()``: what the page shows (scope, week, providers…), hashable;
+- ``_live_query(actor, params, change)``: a static method, run in a worker thread;
+- ``_live_show(params, result)``: puts the result on the page (lock held, no I/O); a result
+  equal to what the page shows sends nothing to the browser.
+
+The parameters are read from the task's last view of the state and checked again under the
+lock: if the page moved on meanwhile (another week, another scope), it loads what it shows now.
 
 A page keeps one loop per tab in its process (``live.is_watched``): loading the page again does
 not start another, and a newer loop replaces an older one. Reflex cancels the task with the
@@ -24,7 +36,7 @@ import logging
 import time
 from typing import Any
 
-from clinic_app import live
+from clinic_app import live, threads
 from clinic_app.errors import AppError
 
 logger = logging.getLogger("clinic_app.ui.live")
@@ -48,7 +60,7 @@ def needs_watcher(state: Any) -> bool:
 async def run_live_loop(state: Any, permission: str) -> None:
     """Body of a page's ``watch_live`` background task (``state`` is the page state)."""
     async with state:
-        actor = state._require(permission)
+        actor = await threads.run("handler", state._require, permission)
         page = page_key(state)
     ticket = live.start_watching(page)
     started = time.monotonic()
@@ -82,17 +94,38 @@ async def run_live_loop(state: Any, permission: str) -> None:
                         message = later
                 change = live.latest_change(actor.clinic_id) or str(message.get("change") or "")
                 try:
-                    async with state:
-                        if offline:
-                            state.live, offline = True, False
-                        await asyncio.to_thread(_refresh, state, permission, change)
+                    await _refresh(state, permission, change, back_online=offline)
+                    offline = False
                     refreshed = time.monotonic()
-                except AppError:
-                    raise  # signed out or no longer allowed: stop watching
+                except AppError as exc:
+                    if exc.code != "DATABASE_UNAVAILABLE":
+                        raise  # signed out or no longer allowed: stop watching
+                    logger.warning("live refresh skipped: database unavailable")
                 except Exception:  # noqa: BLE001 - one failed refresh must not end live updates
                     logger.warning("live refresh failed; the next change retries", exc_info=True)
     finally:
         live.stop_watching(page, ticket)
+
+
+async def _refresh(state: Any, permission: str, change: str, *, back_online: bool) -> None:
+    """Still allowed? Then query the page's view and show it; only the showing holds the lock."""
+    params = state._live_params()
+    actor, result = await threads.run(
+        "background", _check_and_query, state, permission, params, change
+    )
+    async with state:
+        if back_online:
+            state.live = True
+        current = state._live_params()
+        if current != params:  # the page moved on since this task last saw it
+            params = current
+            result = await threads.run("background", state._live_query, actor, params, change)
+        state._live_show(params, result)
+
+
+def _check_and_query(state: Any, permission: str, params: Any, change: str) -> tuple[Any, Any]:
+    actor = state._recheck(permission)
+    return actor, state._live_query(actor, params, change)
 
 
 async def _next(inbox: asyncio.Queue[dict[str, Any]], timeout: float) -> dict[str, Any] | None:
@@ -100,8 +133,3 @@ async def _next(inbox: asyncio.Queue[dict[str, Any]], timeout: float) -> dict[st
         return await asyncio.wait_for(inbox.get(), timeout=timeout)
     except TimeoutError:
         return None
-
-
-def _refresh(state: Any, permission: str, change: str) -> None:
-    """Still allowed? Then reload the page's view (runs in a worker thread, lock held)."""
-    state._refresh(state._require(permission), change)

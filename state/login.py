@@ -7,7 +7,6 @@ the second factor. A finished sign-in gets a one-time code from ``sessions.begin
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ import reflex as rx
 from reflex.event import EventSpec
 from sqlalchemy.exc import SQLAlchemyError
 
+from clinic_app import threads
 from clinic_app.db import session_scope
 from clinic_app.errors import AppError
 from clinic_app.security import sessions
@@ -94,7 +94,7 @@ class LoginState(AppState):
     async def _finish(self, actor: Actor, *, mfa_verified: bool) -> EventSpec:
         """Create the session and hand it to the cookie route (a full page load follows)."""
         ip, user_agent = self._client()
-        code = await asyncio.to_thread(_begin_session, actor, mfa_verified, ip, user_agent)
+        code = await threads.run("handler", _begin_session, actor, mfa_verified, ip, user_agent)
         # A new session starts from clean page states, whoever used this tab before.
         root = await self.get_state(AppState)
         await root._forget_session("")
@@ -116,8 +116,8 @@ class LoginState(AppState):
         actor: Actor | None = None
         enrolment: auth.Enrolment | None = None
         try:
-            actor, need, enrolment, error = await asyncio.to_thread(
-                _password_step, email, password, ip, user_agent
+            actor, need, enrolment, error = await threads.run(
+                "handler", _password_step, email, password, ip, user_agent
             )
             self.login_error = error
             if actor is not None and need is None:
@@ -156,7 +156,7 @@ class LoginState(AppState):
         try:
             actor = self._pending_actor()
             ip, _ = self._client()
-            failure = await asyncio.to_thread(_second_factor, actor, code, ip)
+            failure = await threads.run("handler", _second_factor, actor, code, ip)
             ok = failure is None
             if failure is not None:
                 self.login_error = failure.message

@@ -49,19 +49,29 @@ class WorklistState(AppState):
         self._load(actor)
         return WorklistState.watch_live if needs_watcher(self) else None
 
-    def _load(self, actor: Actor, change: str = "") -> None:
-        scope, branch = self.scope or None, self.branch or None
+    def _load(self, actor: Actor) -> None:
+        params = self._live_params()
+        self._live_show(params, self._live_query(actor, params, ""))
+
+    def _live_params(self) -> tuple[str | None, str | None]:
+        """The scope and branch shown (``run_live_loop``)."""
+        return self.scope or None, self.branch or None
+
+    @staticmethod
+    def _live_query(actor: Actor, params: tuple[str | None, str | None], change: str) -> Worklist:
+        """Today's worklist; a live refresh (``change``) shares one query per view."""
+        scope, branch = params
 
         def query() -> Worklist:
             with session_scope(clinic_id=actor.clinic_id) as session:
                 return todays_worklist(session, actor=actor, scope=scope, branch=branch)
 
-        if change:  # a live refresh: every open worklist with this view shares one query
-            mine = actor.user_id if scope in (None, "mine") else None
-            key = ("worklist", actor.clinic_id, scope, branch, mine, change)
-            worklist = live.shared(key, query)
-        else:
-            worklist = query()
+        if not change:
+            return query()
+        mine = actor.user_id if scope in (None, "mine") else None
+        return live.shared(("worklist", actor.clinic_id, scope, branch, mine, change), query)
+
+    def _live_show(self, params: tuple[str | None, str | None], worklist: Worklist) -> None:
         if worklist.day_start and worklist.day_end:
             # Any provider (scopes and branches vary), through tomorrow: a worklist left open
             # past midnight moves on to the new day at its first change.
@@ -79,14 +89,11 @@ class WorklistState(AppState):
             self.branch = worklist.branches[0]
         self.loaded = True
 
-    def _refresh(self, actor: Actor, change: str) -> None:
-        """Called by the live loop when an appointment of the clinic changed."""
-        self._load(actor, change)
-
     @rx.event(background=True)
     async def watch_live(self) -> None:
         """Changes from any screen or process show here within a second or two."""
-        await run_live_loop(self, "appointment:read")  # calls self._require( each time
+        # run_live_loop calls self._require( first, and self._recheck( before each refresh.
+        await run_live_loop(self, "appointment:read")
 
     @rx.event
     def set_scope(self, scope: str | list[str]) -> None:

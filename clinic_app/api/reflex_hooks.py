@@ -7,8 +7,9 @@
    the event loop, so one handler waiting on the database or hashing a password stalls every
    tab of the process, and with the Redis state manager each stalled event keeps its tab's lock
    until it expires. The same wrapper hands the app's own sync handlers (and each step of a sync
-   generator handler) to ``asyncio.to_thread``; the tab's lock is still held meanwhile, so the
-   state is never touched by two events at once. Reflex's built-in handlers stay on the loop.
+   generator handler) to the "handler" threads (``clinic_app.threads``); the tab's lock is
+   still held meanwhile, so the state is never touched by two events at once. Reflex's
+   built-in handlers stay on the loop.
 2. **Reconnect after a backend process dies (scale-out).** Reflex's Redis token manager treats a
    token that still has a socket record in Redis as a *duplicate tab* and hands the browser a new
    token — an empty state, so the user is signed out. A process killed without cleanup leaves
@@ -22,7 +23,6 @@ Both raise at startup if a Reflex upgrade moves what they wrap, instead of silen
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import inspect
@@ -36,6 +36,7 @@ from reflex.utils.token_manager import RedisTokenManager
 from reflex_base.event import EventHandler
 from reflex_base.event.processor import base_state_processor
 
+from clinic_app import threads
 from clinic_app.observability import correlation_scope, timed_event
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def off_loop(handler: EventHandler) -> EventHandler:
 def _thread_call(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def call(state: Any, **payload: Any) -> Any:
-        return await asyncio.to_thread(fn, state, **payload)
+        return await threads.run("handler", fn, state, **payload)
 
     return call
 
@@ -113,7 +114,7 @@ def _thread_steps(fn: Callable[..., Generator[Any, None, Any]]) -> Callable[...,
     async def steps(state: Any, **payload: Any) -> AsyncIterator[Any]:
         generator = fn(state, **payload)
         while True:
-            finished, value = await asyncio.to_thread(_next_step, generator)
+            finished, value = await threads.run("handler", _next_step, generator)
             if finished:
                 if value is not None:  # a sync generator's return value is chained too
                     yield value
