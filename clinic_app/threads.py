@@ -1,11 +1,11 @@
 """The threads that run blocking work (database, password hashing) off an app process's loop.
 
 One app process serves many tabs from one event loop, and all its threads share one GIL. With
-Python's default pool (six threads on two cores) the handlers of a busy process shared the GIL
-six ways: each took about ten times its CPU time in wall time, and the event loop waited for
-the GIL after every Redis round trip, so tab locks were held longer and clicks queued behind
-them. Small pools serve the same work as short queues instead (measured in the load
-benchmark, README "Operations"):
+Python's default pool (six threads on two cores) a busy process's handlers, live refreshes and
+event loop shared the GIL seven ways: a handler took about ten times its CPU time in wall time,
+and the event loop waited for the GIL after every Redis round trip, so tab locks were held
+longer and clicks queued behind them. Small pools serve the same work as short queues instead
+(measured in the load benchmark, README "Operations"):
 
 - ``"handler"``: the UI's own event handlers (a click, a page load), two threads, so one slow
   query does not stop the process;

@@ -212,6 +212,7 @@ class CalendarState(AppState):
         events: list[dict[str, Any]],
         redraw: bool = False,
     ) -> None:
+        """The range's events on the page, one column per provider; records the view."""
         start, end, providers = params
         margin = timedelta(days=1)  # covers any clinic timezone's offset from UTC
         live.watch(

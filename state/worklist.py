@@ -72,6 +72,7 @@ class WorklistState(AppState):
         return live.shared(("worklist", actor.clinic_id, scope, branch, mine, change), query)
 
     def _live_show(self, params: tuple[str | None, str | None], worklist: Worklist) -> None:
+        """Today's worklist on the page (``params`` are in ``worklist`` already)."""
         if worklist.day_start and worklist.day_end:
             # Any provider (scopes and branches vary), through tomorrow: a worklist left open
             # past midnight moves on to the new day at its first change.
