@@ -36,7 +36,7 @@ from clinic_app.services.scheduling import (
 )
 from clinic_app.services.scheduling_setup import add_exception_local
 from state.base import AppState
-from state.live import needs_watcher, page_key, run_live_loop
+from state.live import needs_watcher, page_key, run_live_loop, show
 
 VIEWS = ("timeGridDay", "timeGridWeek")
 MAX_SIDE_BY_SIDE = 6
@@ -177,7 +177,7 @@ class CalendarState(AppState):
         gets a fresh hidden marker event, and every calendar redraws from the server's data.
         """
         params = self._live_params()
-        self._live_show(params, self._live_query(actor, params, ""), redraw=redraw)
+        show(self, params, self._live_query(actor, params, ""), redraw=redraw)
 
     def _live_params(self) -> tuple[date, date, tuple[str, ...]]:
         """The range and the providers shown (``run_live_loop``)."""

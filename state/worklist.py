@@ -21,7 +21,7 @@ from clinic_app.security.actor import Actor
 from clinic_app.services.scheduling import transition_appointment
 from clinic_app.services.worklist import SCOPES, Worklist, todays_worklist
 from state.base import AppState
-from state.live import needs_watcher, page_key, run_live_loop
+from state.live import needs_watcher, page_key, run_live_loop, show
 
 
 def scribe_url(appointment_id: str) -> str:
@@ -51,7 +51,7 @@ class WorklistState(AppState):
 
     def _load(self, actor: Actor) -> None:
         params = self._live_params()
-        self._live_show(params, self._live_query(actor, params, ""))
+        show(self, params, self._live_query(actor, params, ""))
 
     def _live_params(self) -> tuple[str | None, str | None]:
         """The scope and branch shown (``run_live_loop``)."""

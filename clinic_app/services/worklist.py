@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from clinic_app.security.actor import Actor
@@ -85,10 +86,10 @@ def _actions(status: str) -> list[dict[str, str]]:
     return [{"to": to, "label": label} for to, label in QUICK_ACTIONS if to in allowed]
 
 
-def _waiting(appointment: Appointment, now: datetime) -> tuple[str, int]:
-    if appointment.status not in WAITING_STATUSES or appointment.arrived_at is None:
+def _waiting(status: str, arrived_at: datetime | None, now: datetime) -> tuple[str, int]:
+    if status not in WAITING_STATUSES or arrived_at is None:
         return "", 0
-    minutes = max(0, int((now - as_utc(appointment.arrived_at)).total_seconds() // 60))
+    minutes = max(0, int((now - as_utc(arrived_at)).total_seconds() // 60))
     text = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
     return text, minutes
 
@@ -137,13 +138,27 @@ def todays_worklist(
             ).all()
         )
     )
+    # Only the columns a card shows: a whole Patient row would decrypt every contact field,
+    # and open worklists run this at each change of the clinic's day.
     statement = (
-        select(Appointment, Patient, Provider)
+        sa.select(
+            col(Appointment.id),
+            col(Appointment.starts_at),
+            col(Appointment.ends_at),
+            col(Appointment.visit_type),
+            col(Appointment.status),
+            col(Appointment.version),
+            col(Appointment.arrived_at),
+            col(Patient.given_name),
+            col(Patient.family_name),
+            col(Patient.mrn),
+            col(Provider.display_name),
+        )
         .join(Patient, col(Patient.id) == col(Appointment.patient_id))
         .join(Provider, col(Provider.id) == col(Appointment.provider_id))
         .where(
-            Appointment.clinic_id == actor.clinic_id,
-            Patient.clinic_id == actor.clinic_id,
+            col(Appointment.clinic_id) == actor.clinic_id,
+            col(Patient.clinic_id) == actor.clinic_id,
             col(Appointment.deleted_at).is_(None),
             col(Appointment.starts_at) >= start,
             col(Appointment.starts_at) < end,
@@ -151,30 +166,30 @@ def todays_worklist(
         .order_by(col(Appointment.starts_at), col(Appointment.id))
     )
     if scope == "mine":
-        statement = statement.where(Provider.user_id == actor.user_id)
+        statement = statement.where(col(Provider.user_id) == actor.user_id)
     elif scope == "branch" and branch:
-        statement = statement.where(Provider.branch == branch)
-    rows = session.exec(statement).all()
+        statement = statement.where(col(Provider.branch) == branch)
+    rows = session.execute(statement).all()
     groups: dict[str, WorklistGroup] = {}
-    for appointment, patient, provider in rows:
-        status = appointment.status
+    for row in rows:
+        status = row.status
         group = groups.setdefault(
             status, WorklistGroup(status=status, label=STATUS_LABELS.get(status, status))
         )
-        waiting, waiting_minutes = _waiting(appointment, moment)
+        waiting, waiting_minutes = _waiting(status, row.arrived_at, moment)
         group.items.append(
             WorklistItem(
-                id=str(appointment.id),
-                starts=as_utc(appointment.starts_at).astimezone(zone).strftime("%H:%M"),
-                ends=as_utc(appointment.ends_at).astimezone(zone).strftime("%H:%M"),
-                patient_name=patient.display_name,
-                patient_initials=(patient.given_name[:1] + patient.family_name[:1]).upper(),
-                mrn=patient.mrn,
-                provider_name=provider.display_name,
-                visit_type=appointment.visit_type.replace("_", " ").capitalize(),
+                id=str(row.id),
+                starts=as_utc(row.starts_at).astimezone(zone).strftime("%H:%M"),
+                ends=as_utc(row.ends_at).astimezone(zone).strftime("%H:%M"),
+                patient_name=f"{row.given_name} {row.family_name}",
+                patient_initials=(row.given_name[:1] + row.family_name[:1]).upper(),
+                mrn=row.mrn,
+                provider_name=row.display_name,
+                visit_type=row.visit_type.replace("_", " ").capitalize(),
                 status=status,
                 status_label=STATUS_LABELS.get(status, status),
-                version=appointment.version,
+                version=row.version,
                 waiting=waiting,
                 waiting_minutes=waiting_minutes,
                 actions=_actions(status),

@@ -526,6 +526,10 @@ def test_worklist_scopes_waiting_time_and_actions(session: Session, world: World
     assert mine.scope == "mine" and mine.total == 1
     item = mine.groups[0].items[0]
     assert item.waiting == "42 min" and item.waiting_minutes == 42
+    patient = world.patient  # the card reads only the columns it shows, names decrypted
+    assert item.patient_name == f"{patient.given_name} {patient.family_name}"
+    assert item.patient_initials == (patient.given_name[0] + patient.family_name[0]).upper()
+    assert item.mrn == patient.mrn and item.visit_type and item.starts < item.ends
     assert [a["to"] for a in item.actions] == ["ready", "in_consultation"]
     assert todays_worklist(session, actor=world.reception, now=now).scope == "clinic"
     north = todays_worklist(session, actor=world.doctor, now=now, scope="branch", branch="North")
