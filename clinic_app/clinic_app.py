@@ -29,7 +29,7 @@ from pages.worklist import worklist_page
 from state.account import AccountState
 from state.admin import AdminState
 from state.audit import AuditState
-from state.base import AppState, handle_backend_exception
+from state.base import AppState, handle_backend_exception, watch_dependencies
 from state.calendar import CalendarState
 from state.chart import ChartState
 from state.installation import InstallationState
@@ -72,8 +72,9 @@ def _websocket_clients() -> int:
 configure_logging()
 install_reflex_hooks()
 register_shared_collector(websocket_clients=_websocket_clients)
+app.register_lifespan_task(watch_dependencies)
 
-# Every signed-in page: its guard first, then the dependency-banner watcher.
+# Every signed-in page: its guard (which also shows the dependency banner).
 PAGES = (
     ("/worklist", "Worklist", worklist_page, WorklistState.load),
     ("/calendar", "Calendar", calendar_page, CalendarState.load),
@@ -96,13 +97,13 @@ for route, title, component, guard in PAGES:
         component,
         route=route,
         title=f"{title} · Clinic",
-        on_load=[guard, AppState.watch_health],
+        on_load=guard,
     )
 app.add_page(
     login_page,
     route="/login",
     title="Sign in · Clinic",
-    on_load=[LoginState.load, AppState.watch_health],
+    on_load=LoginState.load,
 )
 app.add_page(
     portal_login_page,

@@ -31,8 +31,8 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -73,7 +73,6 @@ PAGE_PERMISSIONS: dict[str, str] = {
 
 HEALTH_INTERVAL_SECONDS = 15.0
 HEALTH_SHARED_SECONDS = 5.0  # one dependency check serves every tab of the process this long
-HEALTH_MAX_SECONDS = 12 * 3600.0
 
 DATABASE_DOWN = "The database is not reachable right now. Nothing was lost — please try again."
 REDIS_DOWN = "Background jobs are unavailable right now (Redis down). Please try again shortly."
@@ -265,6 +264,7 @@ class AppState(rx.State):
     def _guard_page(self, page: str) -> Actor | None:
         """``_require`` for a page's on_load: a refused permission shows the 403 view."""
         permission = PAGE_PERMISSIONS.get(page, "admin:access")
+        self._show_banner()
         try:
             actor = self._require(permission)
         except Forbidden:
@@ -353,28 +353,47 @@ class AppState(rx.State):
         """``/``: the worklist when signed in, else the sign-in page."""
         return rx.redirect("/worklist" if self.signed_in else "/login", replace=True)
 
-    # ---- dependency banner ------------------------------------------------------------------
+    def _show_banner(self) -> None:
+        """The process's newest dependency banner (``watch_dependencies``), no I/O."""
+        if self.banner != _banner.text:
+            self.banner = _banner.text
 
-    @rx.event(background=True)
-    async def watch_health(self) -> None:
-        """Refresh the dependency banner now and every 15 s while the page is open.
 
-        Public: reports only which dependency is down (like ``/health/ready``), no clinic data.
-        Started by every page's on_load; Reflex cancels it with the page's load chain when the
-        tab navigates or disconnects. Every tab of the process shares one recent check, and the
-        banner is written (a state lock) only when its text changes: a page load costs nothing
-        here while everything is up.
-        """
-        shown = self.banner  # read without the lock: only this task writes the banner
-        started = time.monotonic()
-        while time.monotonic() - started < HEALTH_MAX_SECONDS:
-            report = await threads.run("background", _check_dependencies)
-            text = describe_health(report)
-            if text != shown:
-                async with self:
-                    self.banner = text
-                shown = text
-            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
+@dataclass
+class _Banner:
+    text: str = ""  # the newest banner text this process computed ("" while all is up)
+
+
+_banner = _Banner()
+
+
+async def watch_dependencies(app: Any) -> None:
+    """Lifespan task: check the dependencies every 15 s; put a changed banner on every tab.
+
+    Public: the banner says only which dependency is down (like ``/health/ready``), no clinic
+    data. One check per process serves all its tabs: pages show the newest text when they load
+    (``_guard_page``, the sign-in page), and a change is written to each tab this process serves
+    at once. (A watcher per open page cost two state-lock cycles per page opened.)
+    """
+    while True:
+        report = await threads.run("background", _check_dependencies)
+        text = describe_health(report)
+        if text != _banner.text:
+            _banner.text = text
+            await _push_banner(app, text)
+        await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
+
+
+async def _push_banner(app: Any, text: str) -> None:
+    """``text`` on every tab connected to this process (one state lock each)."""
+    for token in list(app.event_namespace.token_to_sid):
+        try:
+            async with app.modify_state(rx.BaseStateToken(ident=token, cls=AppState)) as root:
+                page = await root.get_state(AppState)
+                if page.banner != text:
+                    page.banner = text
+        except Exception:  # noqa: BLE001 - Redis down or the tab gone: its next page load shows it
+            logger.warning("dependency banner not delivered to a tab", exc_info=True)
 
 
 def handle_backend_exception(exception: Exception) -> list[EventSpec]:

@@ -242,7 +242,6 @@ class CalendarState(AppState):
     @rx.event(background=True)
     async def watch_live(self) -> None:
         """Reload when any appointment of the clinic changes (Redis pub/sub, no polling)."""
-        # run_live_loop calls self._require( first, and self._recheck( before each refresh.
         await run_live_loop(self, "appointment:read")
 
     @rx.event

@@ -50,6 +50,7 @@ class LoginState(AppState):
         """Public page; a browser with a live session goes straight to the worklist."""
         self.signing_in = False
         self.login_error = ""
+        self._show_banner()
         if self.router.page.params.get("expired"):
             self.login_error = "That sign-in link has expired. Please sign in again."
         token = self._session_token()

@@ -93,7 +93,6 @@ class WorklistState(AppState):
     @rx.event(background=True)
     async def watch_live(self) -> None:
         """Changes from any screen or process show here within a second or two."""
-        # run_live_loop calls self._require( first, and self._recheck( before each refresh.
         await run_live_loop(self, "appointment:read")
 
     @rx.event

@@ -137,7 +137,7 @@ class App:
                 for task in self.processor._tasks.values()
                 if not (name := task.get_name())
                 .split("|")[1]
-                .endswith(("watch_export", "watch_health", "watch_live"))
+                .endswith(("watch_export", "watch_live"))
             ]
             queue = self.processor._queue
             if not busy and (queue is None or queue.empty()):
@@ -401,7 +401,6 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
 
     session_only = {"sign_out", "end_session", "show_error", "dismiss_error", "go_home"}
     public = {
-        "watch_health",
         "sign_in",
         "cancel_sign_in",
         # Portal sign-in (rate limited and audited in clinic_app.services.portal).
@@ -415,6 +414,7 @@ def test_require_is_the_only_way_in(demo_db: str) -> None:
         "self._require_patient(",
         "self._pending_actor(",
         "self._run(",  # PrescriptionsState: one write after its _require
+        "await run_live_loop(self,",  # checks the session before it starts and each refresh
     )
     states = [
         AppState,
