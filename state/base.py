@@ -386,7 +386,9 @@ async def watch_dependencies(app: Any) -> None:
 
 async def _push_banner(app: Any, text: str) -> None:
     """``text`` on every tab connected to this process (one state lock each)."""
-    for token in list(app.event_namespace.token_to_sid):
+    namespace = app.event_namespace
+    tokens = list(namespace.token_to_sid) if namespace is not None else []
+    for token in tokens:
         try:
             async with app.modify_state(rx.BaseStateToken(ident=token, cls=AppState)) as root:
                 page = await root.get_state(AppState)

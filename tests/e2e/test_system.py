@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
+from clinic_app.local_server import LocalServer
 from tests.e2e.test_shell import at, nav, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +44,27 @@ def test_doctor_cannot_open_system(page: Page) -> None:
     page.goto("/system")
     expect(page.get_by_test_id("forbidden")).to_be_visible()
     expect(page).to_have_url(at("system"))
+
+
+def test_a_dependency_going_down_shows_on_an_open_page_without_a_reload(
+    page: Page, app_server: LocalServer
+) -> None:
+    """One watcher per app process writes a changed banner to every tab it serves."""
+    sign_in(page, "nurse@demo.clinic")
+    banner = page.get_by_test_id("dependency-banner")
+    expect(banner).to_have_count(0)
+    files = app_server.data_dir / "files"
+    assert files.is_dir(), f"no local file store at {files}"
+    moved = files.with_name("files-moved-away")
+    files.rename(moved)
+    files.write_text("not a directory: the storage check fails")  # root ignores chmod
+    try:
+        # The process checks every 15 s and shares a check for 5 s: within about 20 s.
+        expect(banner).to_contain_text("File storage is unavailable", timeout=40_000)
+    finally:
+        files.unlink()
+        moved.rename(files)
+    expect(banner).to_have_count(0, timeout=40_000)
 
 
 def _live_pages(page: Page) -> int:
