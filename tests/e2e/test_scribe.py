@@ -81,7 +81,8 @@ def test_recording_survives_a_network_cut_and_a_reload(mic_page: Page) -> None:
     expect(page.get_by_test_id("scribe-transcript")).to_be_visible(timeout=120_000)
     assert _pending(page) == 0
     text = page.get_by_test_id("scribe-transcript").inner_text().lower()
-    for word in ("headache", "three days", "penicillin"):
-        assert word in text, text
+    # The engine writes a spoken number as a word or in digits, depending on its context.
+    for words in ("headache", r"(three|3) days", "penicillin"):
+        assert re.search(words, text), text
     seconds = page.get_by_test_id("scribe-audio-seconds").get_attribute("data-ms")
     assert seconds is not None and abs(int(seconds) - recorded_ms) < 500, (seconds, recorded_ms)
