@@ -72,7 +72,6 @@ PAGE_PERMISSIONS: dict[str, str] = {
 }
 
 HEALTH_INTERVAL_SECONDS = 15.0
-HEALTH_SHARED_SECONDS = 5.0  # one dependency check serves every tab of the process this long
 
 DATABASE_DOWN = "The database is not reachable right now. Nothing was lost — please try again."
 REDIS_DOWN = "Background jobs are unavailable right now (Redis down). Please try again shortly."
@@ -115,9 +114,9 @@ def describe_health(report: dict[str, Any] | None) -> str:
 def _check_dependencies() -> dict[str, Any]:
     """Run the health check; a failure of the check itself counts as 'database down'."""
     try:
-        from clinic_app.services.health import recent_dependencies
+        from clinic_app.services.health import check_dependencies
 
-        return dict(recent_dependencies(HEALTH_SHARED_SECONDS))
+        return dict(check_dependencies())
     except Exception:  # noqa: BLE001 - the banner must never crash the page
         logger.exception("dependency check failed")
         return {"status": "degraded", "checks": {"database": {"ok": False}}}

@@ -21,8 +21,8 @@ offers three methods:
 - ``_live_show(params, result)``: puts the result on the page (lock held, no I/O); a result
   equal to what the page shows sends nothing to the browser. Pages call it through ``show``,
   which remembers (process-locally) what a page with a live loop shows: a refresh that finds
-  the same rows then skips the lock altogether, its state read and its write (measured: most
-  refreshes of a doctor's own worklist find nothing new).
+  the same rows then skips the lock altogether, its state read and its write (a doctor's own
+  worklist, for one, does not change when another provider's visit does).
 
 The parameters are read from the task's last view of the state and checked again under the
 lock: if the page moved on meanwhile (another week, another scope), it loads what it shows now.

@@ -130,23 +130,3 @@ def check_dependencies() -> dict[str, Any]:
         }
     status = "ok" if all(check["ok"] for check in checks.values()) else "degraded"
     return {"status": status, "checks": checks}
-
-
-_recent_lock = threading.Lock()
-_recent: tuple[float, dict[str, Any]] | None = None
-
-
-def recent_dependencies(max_age_seconds: float) -> dict[str, Any]:
-    """``check_dependencies()``, reused for ``max_age_seconds`` by every caller in the process.
-
-    Every open page shows the dependency banner and every page load refreshes it: without this,
-    each navigation of each tab ran its own database, Redis and storage check. Concurrent
-    callers wait for the one check under way.
-    """
-    global _recent
-    with _recent_lock:
-        if _recent is not None and time.monotonic() - _recent[0] < max_age_seconds:
-            return _recent[1]
-        report = check_dependencies()
-        _recent = (time.monotonic(), report)
-        return report

@@ -59,7 +59,7 @@ def test_a_dependency_going_down_shows_on_an_open_page_without_a_reload(
     files.rename(moved)
     files.write_text("not a directory: the storage check fails")  # root ignores chmod
     try:
-        # The process checks every 15 s and shares a check for 5 s: within about 20 s.
+        # Each app process checks every 15 s.
         expect(banner).to_contain_text("File storage is unavailable", timeout=40_000)
     finally:
         files.unlink()

@@ -190,23 +190,3 @@ def test_storage_failure_is_reported(app_env: str) -> None:
 )
 def test_describe_error_is_short_and_human(exc: BaseException, expected: str) -> None:
     assert describe_error(exc) == expected
-
-
-def test_the_page_banner_check_is_shared_for_a_few_seconds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Every tab's banner reads one recent check; an old one is taken again."""
-    from clinic_app.services import health
-
-    calls: list[float] = []
-
-    def counting() -> dict[str, Any]:
-        calls.append(time.monotonic())
-        return {"status": "ok", "checks": {}, "n": len(calls)}
-
-    monkeypatch.setattr(health, "check_dependencies", counting)
-    monkeypatch.setattr(health, "_recent", None)
-    first = health.recent_dependencies(60.0)
-    assert health.recent_dependencies(60.0) is first and len(calls) == 1
-    fresh = health.recent_dependencies(0.0)
-    assert len(calls) == 2 and fresh["n"] == 2
