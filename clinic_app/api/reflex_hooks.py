@@ -1,4 +1,4 @@
-"""Small hooks into Reflex internals, installed once at app start.
+"""Small hooks into Reflex (and redis-py) internals, installed once at app start.
 
 1. **Event timing and correlation.** Reflex 0.10 has no post-event middleware hook, so the
    module-level ``process_event`` of its state processor is wrapped: each UI event runs in a
@@ -17,8 +17,15 @@
    its Reflex instance id; when a token's record belongs to an instance with no such connection
    (Redis drops it the moment the process dies), the record is released and the tab keeps its
    token and its state.
+3. **A pooled Redis connection is checked without a read (redis-py 8.1's check, backported).**
+   Before each command, redis-py 7's asyncio pool checks that the connection it hands out holds
+   no unread reply by *reading the socket with a zero timeout*: every Redis command then waits
+   one more turn of the event loop, which under load is most of a command's time (measured: 42
+   of 72 ms per command at 200 tabs, ``bench/load.py``). redis-py 8.1 checks the parser's and
+   the stream's buffers instead (redis/redis-py#4063); Reflex 0.10 caps redis-py below 8, so
+   the same check is installed here, and skipped once redis-py has it.
 
-Both raise at startup if a Reflex upgrade moves what they wrap, instead of silently doing nothing.
+All three raise at startup if an upgrade moves what they wrap, instead of silently doing nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis._parsers.hiredis import _AsyncHiredisParser
 from reflex.utils.token_manager import RedisTokenManager
 from reflex_base.event import EventHandler
 from reflex_base.event.processor import base_state_processor
@@ -48,6 +56,7 @@ LIVENESS_PREFIX = "clinic-reflex-"
 def install_reflex_hooks() -> None:
     _time_events()
     _release_orphaned_tokens_on_link()
+    _check_pooled_connections_without_a_read()
 
 
 def _time_events() -> None:
@@ -172,3 +181,27 @@ def _release_orphaned_tokens_on_link() -> None:
 
     setattr(link_token_to_sid, _MARK, True)
     RedisTokenManager.link_token_to_sid = link_token_to_sid  # type: ignore[method-assign]
+
+
+async def _has_unread_data(parser: Any) -> bool:
+    """redis-py 8.1's ``can_read``: a reply already parsed or buffered, or a closed stream
+    (``parser`` is an ``_AsyncHiredisParser``; its private fields are untyped)."""
+    if not parser._connected:
+        raise OSError("Buffer is closed.")
+    stream = parser._stream
+    return bool(parser._reader.has_data() or stream.at_eof() or stream._buffer)
+
+
+def _check_pooled_connections_without_a_read() -> None:
+    if hasattr(_AsyncHiredisParser, "can_read"):
+        return  # redis-py 8.1 or newer checks this way itself
+    original = _AsyncHiredisParser.can_read_destructive
+    if getattr(original, _MARK, False):
+        return
+    used = set(original.__code__.co_names) | set(
+        _AsyncHiredisParser.read_from_socket.__code__.co_names
+    )
+    if not {"_connected", "_reader", "_stream"} <= used:
+        raise RuntimeError("redis-py's hiredis parser changed: review reflex_hooks")
+    setattr(_has_unread_data, _MARK, True)
+    _AsyncHiredisParser.can_read_destructive = _has_unread_data  # type: ignore[method-assign]
