@@ -53,7 +53,7 @@ def test_a_connection_holding_an_unread_reply_is_replaced_not_reused(redis_url: 
         try:
             await client.set("clinic:test:pool", "mine")
             pool = client.connection_pool
-            connection = await pool.get_connection("GET")
+            connection = await pool.get_connection()
             await connection.send_command("ECHO", "stale reply")  # its reply is never read
             for _ in range(50):  # until the reply has reached the connection's stream
                 await asyncio.sleep(0.01)
