@@ -74,7 +74,6 @@ def test_a_connection_the_server_closed_is_reconnected(redis_url: str) -> None:
     async def run() -> bytes | None:
         client = _client(redis_url)
         try:
-            await client.client_setname("clinic-test-pool-check")
             await client.set("clinic:test:pool", "after")
             admin = aioredis.Redis.from_url(redis_url)
             await admin.client_kill_filter(_id=await client.client_id())
