@@ -334,7 +334,9 @@ def _add_scale_out(supervisor: Supervisor, settings: Settings, env: dict[str, st
     if build.returncode != 0:
         tail = build.stdout.decode(errors="replace")[-2000:] + build.stderr.decode()[-2000:]
         raise RuntimeError(f"frontend build failed:\n{tail}")
-    backend_env = {**env, "GRANIAN_WORKERS": "1"}  # one process per port; nginx spreads load
+    # One process per port (nginx spreads load); a tab's state is held between its events, and
+    # written through after each (``reflex_hooks``, hook 4).
+    backend_env = {**env, "GRANIAN_WORKERS": "1", "REFLEX_OPLOCK_ENABLED": "1"}
     run_dir = settings.data_dir / "run"
     for index, port in enumerate(ports, start=1):
         cmd = _reflex_cmd("--backend-only", "--backend-port", str(port))
