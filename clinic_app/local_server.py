@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -48,10 +49,28 @@ class LocalServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
+SERVER_PORTS = (20000, 32000)
+"""Below Linux's ephemeral range (32768-60999): no outgoing connection takes one meanwhile."""
+PORTS_PER_SERVER = 5  # the public port, then up to 4 app processes (scale-out)
+
+
 def free_port() -> int:
+    """A port free for a server, with the ``PORTS_PER_SERVER - 1`` ports after it free too."""
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(*SERVER_PORTS)
+        if all(_bindable(port) for port in range(first, first + PORTS_PER_SERVER)):
+            return first
+    raise RuntimeError(f"no {PORTS_PER_SERVER} free ports in a row in {SERVER_PORTS}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
