@@ -27,14 +27,15 @@
 4. **A tab's state is held between events, and written through after each (scale-out).** With
    Reflex's opportunistic lock (``REFLEX_OPLOCK_ENABLED``, set by ``clinic up`` for its
    backends) a process keeps a tab's Redis lock and its state in memory for a few seconds, so
-   the tab's next events skip the lock, the read and the unpickling (measured: p50 at 200 tabs
-   94 -> 33 ms, ``bench/load.py``). Reflex writes that state back only when the lease ends, so a
-   killed process would take the tab's last seconds with it (a form half filled, a booking
-   made but not shown). Here every event on a held state also writes what it touched, in the
-   same fenced save Reflex uses: Redis always has what the tab was last sent. A held lock also
-   names its holder (``<lock>_holder``: the process's liveness connection and the lock id), so
-   a tab whose process died does not wait for that lock to expire (up to 10 s): hook 2 frees
-   it when the tab reconnects, if the holder's connection is gone.
+   the tab's next events skip the lock, the read and the unpickling (one Redis round trip per
+   event instead of four; README "Operations" has the load figures). Reflex writes that state
+   back only when the lease ends, so a killed process would take the tab's last seconds with it
+   (a form half filled, a booking made but not shown). Here every event on a held state also
+   writes what it touched, in the same fenced save Reflex uses: Redis always has what the tab
+   was last sent. A held lock also names its holder (``<lock>_holder``: the process's liveness
+   connection and the lock id), so a tab whose process died does not wait for that lock to
+   expire (up to 10 s): hook 2 frees it when the tab reconnects, if the holder's connection is
+   gone.
 
 All four raise at startup if an upgrade moves what they wrap, instead of silently doing nothing.
 """
