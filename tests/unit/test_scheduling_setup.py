@@ -221,6 +221,7 @@ def test_two_desks_saving_one_providers_hours_at_once(app_env: str) -> None:
         world = build_world(db)
         form = setup.weekly_hours(db, actor=world.reception, provider_id=str(world.provider.id))
     outcomes: list[str] = []
+    first_has_written = threading.Event()
 
     def save(weekday: int, hold: float) -> None:
         try:
@@ -232,6 +233,7 @@ def test_two_desks_saving_one_providers_hours_at_once(app_env: str) -> None:
                     stamp=form.stamp,
                     sessions=[SessionRow(weekday, "09:00", "12:00")],
                 )
+                first_has_written.set()
                 time_module.sleep(hold)  # keep the transaction open while the other desk saves
             outcomes.append("saved")
         except AppError as exc:
@@ -240,7 +242,7 @@ def test_two_desks_saving_one_providers_hours_at_once(app_env: str) -> None:
     first = threading.Thread(target=save, args=(0, 0.6))
     second = threading.Thread(target=save, args=(1, 0))
     first.start()
-    time_module.sleep(0.2)
+    assert first_has_written.wait(30), "the first desk never saved"
     second.start()
     first.join()
     second.join()
