@@ -11,12 +11,17 @@ import asyncio
 import contextvars
 import threading
 import time
+import uuid
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from clinic_app import live, threads
 from state import live as live_loop
 from tests.async_run import run_async
+from tests.conftest import clear_app_caches
+from tests.unit.test_live_shared import until_subscribed
 
 
 class FakePage:
@@ -143,3 +148,103 @@ def test_background_work_runs_one_at_a_time_and_keeps_the_callers_context() -> N
 
     run_async(handlers())
     assert most == threads.SIZES["handler"] == 2
+
+
+class SlowLockPage(FakePage):
+    """Taking the lock takes a while, as taking a tab's Redis lock does under load."""
+
+    def __init__(self, params: tuple[str, str]) -> None:
+        super().__init__(params)
+        self.taking_lock = asyncio.Event()
+
+    async def __aenter__(self) -> FakePage:
+        self.taking_lock.set()
+        await asyncio.sleep(0.2)
+        return await super().__aenter__()
+
+
+def test_a_refresh_cancelled_while_taking_the_lock_finishes_and_releases_it() -> None:
+    """The tab opened another page just as its live loop was taking the lock: the locked part
+    still runs to its end, so the lock is released, not left to expire under the next click."""
+    page = SlowLockPage(("mine", "north"))
+
+    async def scenario() -> bool:
+        refresh = asyncio.create_task(
+            live_loop._refresh(page, PAGE, "appointment:read", "c4", back_online=False)
+        )
+        await page.taking_lock.wait()
+        refresh.cancel()
+        try:
+            await refresh
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the refresh was not cancelled")
+        shown = ("show", True, (("mine", "north"), "rows of mine"))
+        for _ in range(100):  # the locked part may still be running
+            if shown in page.calls and not page.locked:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    assert run_async(scenario()), f"not shown, or the lock kept: {page.calls}"
+
+
+class CountingPage(FakePage):
+    """One of many open pages of a clinic; counts how many hold their lock at once."""
+
+    def __init__(self, tab: str, clinic: uuid.UUID, holding: list[int]) -> None:
+        super().__init__(("mine", "north"))
+        self.router = SimpleNamespace(session=SimpleNamespace(client_token=tab))
+        self.clinic = clinic
+        self.holding = holding  # [now, most]
+
+    async def __aenter__(self) -> FakePage:
+        self.holding[0] += 1
+        self.holding[1] = max(self.holding[1], self.holding[0])
+        await asyncio.sleep(0.05)  # long enough for the other pages to pile up
+        return await super().__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.holding[0] -= 1
+        await super().__aexit__(*exc)
+
+    def _recheck(self, permission: str) -> Any:  # type: ignore[override]
+        super()._recheck(permission)
+        return SimpleNamespace(clinic_id=self.clinic)
+
+
+def test_a_change_refreshes_every_open_page_a_few_at_a_time(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
+    clear_app_caches()
+    clinic = uuid.uuid4()
+    holding = [0, 0]
+    pages = [CountingPage(f"tab-{n}", clinic, holding) for n in range(3 * live_loop.REFRESH_SLOTS)]
+
+    async def scenario() -> list[bool]:
+        loops = [asyncio.create_task(live_loop.run_live_loop(p, "appointment:read")) for p in pages]
+        try:
+            await until_subscribed(clinic)
+            while holding[0]:  # the loops turning their "live" badge on
+                await asyncio.sleep(0.01)
+            holding[1] = 0
+            live.publish_now(clinic, {"kind": "appointment", "id": "a"})
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if all(any(step == "show" for step, *_ in p.calls) for p in pages):
+                    break
+                await asyncio.sleep(0.02)
+            return [any(step == "show" for step, *_ in p.calls) for p in pages]
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    try:
+        refreshed = run_async(scenario())
+    finally:
+        clear_app_caches()
+    assert all(refreshed)
+    assert 1 < holding[1] <= live_loop.REFRESH_SLOTS

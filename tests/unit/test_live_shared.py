@@ -135,7 +135,7 @@ def test_other_changes_and_odd_messages_always_wake_the_page() -> None:
     assert WEEK.touched_by(_booked("dr-a", "not a time", "2030-01-08T09:20:00Z"))
 
 
-async def _until_subscribed(clinic: uuid.UUID) -> None:
+async def until_subscribed(clinic: uuid.UUID) -> None:
     """Wait for the hub's SUBSCRIBE to reach Redis (a fixed sleep was too short on a busy CI)."""
     deadline = time.monotonic() + 10
     channel = live.channel_name(clinic)
@@ -155,7 +155,7 @@ def test_open_pages_of_a_clinic_share_one_subscription(
     async def scenario() -> list[list[str]]:
         async with live.inbox(clinic) as first, live.inbox(clinic) as second:
             assert len([k for k in live._hubs if k[1] == str(clinic)]) == 1
-            await _until_subscribed(clinic)
+            await until_subscribed(clinic)
             live.publish_now(clinic, {"kind": "appointment", "id": "a"})
             live.publish_now(clinic, {"kind": "appointment", "id": "b"})
             got = [
