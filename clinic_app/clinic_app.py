@@ -5,7 +5,6 @@ from reflex_base.components.component import ComponentStyle
 
 from clinic_app.api.reflex_hooks import install_reflex_hooks
 from clinic_app.api.routes import build_api
-from clinic_app.gc_tuning import freeze_startup_heap
 from clinic_app.observability import configure_logging, register_shared_collector
 from pages.account import account_page
 from pages.admin import admin_page
@@ -74,7 +73,6 @@ configure_logging()
 install_reflex_hooks()
 register_shared_collector(websocket_clients=_websocket_clients)
 app.register_lifespan_task(watch_dependencies)
-app.register_lifespan_task(freeze_startup_heap)
 
 # Every signed-in page: its guard (which also shows the dependency banner).
 PAGES = (
