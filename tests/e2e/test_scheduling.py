@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from clinic_app.local_server import PROJECT_ROOT, LocalServer, ServerStartError, local_server
 from clinic_app.services.demo import DEMO_PASSWORD
+from state.live import REFRESH_GAP_SECONDS
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,9 @@ def sched_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
         pytest.fail(str(exc), pytrace=False)
 
 
-LIVE_SECONDS = 2.0
+# A change shows at the page's next refresh: within 50 ms after a quiet spell, and at most
+# REFRESH_GAP_SECONDS after the page's previous refresh; the rest is the browser's margin.
+LIVE_SECONDS = REFRESH_GAP_SECONDS + 1.0
 
 
 def _sign_in(page: Page, email: str) -> None:
