@@ -134,8 +134,9 @@ _slots: dict[int, asyncio.Semaphore] = {}
 def _refresh_slot() -> asyncio.Semaphore:
     """The process's few refresh slots. A change wakes every open page at once; refreshing
     ``REFRESH_SLOTS`` at a time lets the users' own clicks run between the refreshes instead of
-    queueing behind all of them (measured at 200 tabs on 2 processes: one-round p95 207-266 ms
-    with 2 or 4 slots, 170-630 ms without)."""
+    queueing behind all of them (one-round p95 at 200 tabs on 2 processes: 207-266 ms with 2
+    or 4 slots; 166-632 ms in rounds before this and the benchmark's own fixes, so the rounds
+    overlap; one process at 200 tabs went from 1.4 s to 1.2 s in the full benchmark)."""
     loop_id = id(asyncio.get_running_loop())
     slot = _slots.get(loop_id)
     if slot is None:

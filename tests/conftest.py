@@ -112,6 +112,30 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture
+def app_on_redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The app's own Redis clients point at the test Redis for this test, and only this test."""
+    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
+    clear_app_caches()
+    yield redis_url
+    clear_app_caches()
+
+
+async def until_subscribed(channel: str) -> None:
+    """Wait until someone has subscribed to ``channel`` (a fixed sleep was too short on CI)."""
+    import asyncio
+    import time
+
+    client = Redis.from_url(os.environ.get("CLINIC_REDIS_URL", TEST_REDIS_URL))
+    deadline = time.monotonic() + 10
+    try:
+        while dict(client.pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
+            assert time.monotonic() < deadline, f"nobody subscribed to {channel}"
+            await asyncio.sleep(0.05)
+    finally:
+        client.close()
+
+
 def _truncate_all(url: str) -> None:
     engine = engine_for(url)
     with engine.begin() as conn:

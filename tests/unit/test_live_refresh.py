@@ -15,13 +15,10 @@ import uuid
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from clinic_app import live, threads
 from state import live as live_loop
 from tests.async_run import run_async
-from tests.conftest import clear_app_caches
-from tests.unit.test_live_shared import until_subscribed
+from tests.conftest import until_subscribed
 
 
 class FakePage:
@@ -214,11 +211,7 @@ class CountingPage(FakePage):
         return SimpleNamespace(clinic_id=self.clinic)
 
 
-def test_a_change_refreshes_every_open_page_a_few_at_a_time(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
-    clear_app_caches()
+def test_a_change_refreshes_every_open_page_a_few_at_a_time(app_on_redis: str) -> None:
     clinic = uuid.uuid4()
     holding = [0, 0]
     pages = [CountingPage(f"tab-{n}", clinic, holding) for n in range(3 * live_loop.REFRESH_SLOTS)]
@@ -226,7 +219,7 @@ def test_a_change_refreshes_every_open_page_a_few_at_a_time(
     async def scenario() -> list[bool]:
         loops = [asyncio.create_task(live_loop.run_live_loop(p, "appointment:read")) for p in pages]
         try:
-            await until_subscribed(clinic)
+            await until_subscribed(live.channel_name(clinic))
             while holding[0]:  # the loops turning their "live" badge on
                 await asyncio.sleep(0.01)
             holding[1] = 0
@@ -242,9 +235,6 @@ def test_a_change_refreshes_every_open_page_a_few_at_a_time(
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
 
-    try:
-        refreshed = run_async(scenario())
-    finally:
-        clear_app_caches()
+    refreshed = run_async(scenario())
     assert all(refreshed)
     assert 1 < holding[1] <= live_loop.REFRESH_SLOTS

@@ -14,7 +14,7 @@ import pytest
 from clinic_app import live
 from clinic_app.redis_conn import get_redis
 from tests.async_run import run_async
-from tests.conftest import clear_app_caches
+from tests.conftest import clear_app_caches, until_subscribed
 
 
 def test_concurrent_refreshes_for_one_change_compute_once() -> None:
@@ -64,26 +64,19 @@ def test_old_results_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
     assert live.shared(key, lambda: "new") == "new"
 
 
-def test_every_published_message_carries_a_change_id(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
-    clear_app_caches()
-    try:
-        pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
-        clinic = uuid.uuid4()
-        pubsub.subscribe(live.channel_name(clinic))
-        assert live.publish_now(clinic, {"kind": "appointment"})
-        assert live.publish_now(clinic, {"kind": "appointment"})
-        seen = []
-        deadline = time.monotonic() + 5
-        while len(seen) < 2 and time.monotonic() < deadline:
-            message = live.decode(pubsub.get_message(timeout=0.5))
-            if message is not None:
-                seen.append(message)
-        pubsub.close()
-    finally:
-        clear_app_caches()
+def test_every_published_message_carries_a_change_id(app_on_redis: str) -> None:
+    pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+    clinic = uuid.uuid4()
+    pubsub.subscribe(live.channel_name(clinic))
+    assert live.publish_now(clinic, {"kind": "appointment"})
+    assert live.publish_now(clinic, {"kind": "appointment"})
+    seen = []
+    deadline = time.monotonic() + 5
+    while len(seen) < 2 and time.monotonic() < deadline:
+        message = live.decode(pubsub.get_message(timeout=0.5))
+        if message is not None:
+            seen.append(message)
+    pubsub.close()
     assert [m["kind"] for m in seen] == ["appointment", "appointment"]
     assert len({m["change"] for m in seen}) == 2 and all(len(m["change"]) == 32 for m in seen)
 
@@ -135,27 +128,14 @@ def test_other_changes_and_odd_messages_always_wake_the_page() -> None:
     assert WEEK.touched_by(_booked("dr-a", "not a time", "2030-01-08T09:20:00Z"))
 
 
-async def until_subscribed(clinic: uuid.UUID) -> None:
-    """Wait for the hub's SUBSCRIBE to reach Redis (a fixed sleep was too short on a busy CI)."""
-    deadline = time.monotonic() + 10
-    channel = live.channel_name(clinic)
-    while dict(get_redis().pubsub_numsub(channel)).get(channel.encode(), 0) < 1:
-        assert time.monotonic() < deadline, "the hub never subscribed"
-        await asyncio.sleep(0.05)
-
-
-def test_open_pages_of_a_clinic_share_one_subscription(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_open_pages_of_a_clinic_share_one_subscription(app_on_redis: str) -> None:
     """Two pages, one hub: each gets every message; the hub goes when the last page closes."""
-    monkeypatch.setenv("CLINIC_REDIS_URL", redis_url)
-    clear_app_caches()
     clinic = uuid.uuid4()
 
     async def scenario() -> list[list[str]]:
         async with live.inbox(clinic) as first, live.inbox(clinic) as second:
             assert len([k for k in live._hubs if k[1] == str(clinic)]) == 1
-            await until_subscribed(clinic)
+            await until_subscribed(live.channel_name(clinic))
             live.publish_now(clinic, {"kind": "appointment", "id": "a"})
             live.publish_now(clinic, {"kind": "appointment", "id": "b"})
             got = [
@@ -165,10 +145,7 @@ def test_open_pages_of_a_clinic_share_one_subscription(
         assert not [k for k in live._hubs if k[1] == str(clinic)]
         return got
 
-    try:
-        assert run_async(scenario()) == [["a", "b"], ["a", "b"]]
-    finally:
-        clear_app_caches()
+    assert run_async(scenario()) == [["a", "b"], ["a", "b"]]
 
 
 def test_pages_hear_when_redis_is_lost_and_when_it_is_back(
